@@ -1,0 +1,1 @@
+"""Broker adapters: one folder per broker, each translating its SDK to and from `domain`."""

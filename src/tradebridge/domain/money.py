@@ -1,0 +1,32 @@
+"""Decimal money and price helpers. Floats never carry money."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+
+
+def to_decimal(value: Decimal | int | str) -> Decimal:
+    """Exact conversion; floats are refused so binary rounding never reaches money."""
+    if isinstance(value, float):  # pragma: no cover - guarded by typing, kept for callers
+        raise TypeError("floats are not accepted for money; pass a str or Decimal")
+    return value if isinstance(value, Decimal) else Decimal(value)
+
+
+def round_money(amount: Decimal) -> Decimal:
+    """Round an amount of cash to the cent, half up (as brokers print statements)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def is_on_tick(price: Decimal, tick: Decimal) -> bool:
+    return price % tick == 0
+
+
+def round_to_tick(price: Decimal, tick: Decimal) -> Decimal:
+    """Nearest multiple of `tick`, written with the tick's number of decimals."""
+    steps = (price / tick).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return (steps * tick).quantize(tick)
+
+
+def average_price(notional: Decimal, qty: int, tick: Decimal) -> Decimal:
+    """Average fill price, two decimals finer than the tick so `avg × qty` stays near notional."""
+    return (notional / qty).quantize(tick.scaleb(-2), rounding=ROUND_HALF_UP)
