@@ -114,9 +114,8 @@ def _all_subclasses(cls: type[TradebridgeError]) -> list[type[TradebridgeError]]
     return found
 
 
-ERROR_CLASSES: dict[str, type[TradebridgeError]] = {
-    cls.code: cls for cls in [TradebridgeError, *_all_subclasses(TradebridgeError)]
-}
+_CLASSES: list[type[TradebridgeError]] = [TradebridgeError, *_all_subclasses(TradebridgeError)]
+ERROR_CLASSES: dict[str, type[TradebridgeError]] = {cls.code: cls for cls in _CLASSES}
 
 
 def error_from_code(code: str, message: str, details: dict[str, Any]) -> TradebridgeError:

@@ -28,5 +28,8 @@ def round_to_tick(price: Decimal, tick: Decimal) -> Decimal:
 
 
 def average_price(notional: Decimal, qty: int, tick: Decimal) -> Decimal:
-    """Average fill price, two decimals finer than the tick so `avg × qty` stays near notional."""
-    return (notional / qty).quantize(tick.scaleb(-2), rounding=ROUND_HALF_UP)
+    """Average fill price: on the tick when it falls there, else two decimals finer than the
+    tick, so `avg × qty` stays close to the notional."""
+    fine = (notional / qty).quantize(tick.scaleb(-2), rounding=ROUND_HALF_UP)
+    on_tick = fine.quantize(tick)
+    return on_tick if on_tick == fine else fine

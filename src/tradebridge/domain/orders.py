@@ -17,14 +17,24 @@ from tradebridge.domain.money import average_price
 _S = OrderStatus
 
 ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    _S.PENDING_NEW: frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.FILLED, _S.PENDING_CANCEL,
-                               _S.CANCELED, _S.REJECTED, _S.EXPIRED}),
-    _S.NEW: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.PENDING_CANCEL, _S.CANCELED,
-                       _S.EXPIRED, _S.REJECTED}),
-    _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.PENDING_CANCEL,
-                                    _S.CANCELED, _S.EXPIRED}),
-    _S.PENDING_CANCEL: frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED,
-                                  _S.EXPIRED}),
+    _S.PENDING_NEW: frozenset(
+        {
+            _S.NEW,
+            _S.PARTIALLY_FILLED,
+            _S.FILLED,
+            _S.PENDING_CANCEL,
+            _S.CANCELED,
+            _S.REJECTED,
+            _S.EXPIRED,
+        }
+    ),
+    _S.NEW: frozenset(
+        {_S.PARTIALLY_FILLED, _S.FILLED, _S.PENDING_CANCEL, _S.CANCELED, _S.EXPIRED, _S.REJECTED}
+    ),
+    _S.PARTIALLY_FILLED: frozenset(
+        {_S.PARTIALLY_FILLED, _S.FILLED, _S.PENDING_CANCEL, _S.CANCELED, _S.EXPIRED}
+    ),
+    _S.PENDING_CANCEL: frozenset({_S.NEW, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}),
     _S.FILLED: frozenset(),
     _S.CANCELED: frozenset(),
     _S.REJECTED: frozenset(),
@@ -115,17 +125,27 @@ def transition(
     reason: str | None = None,
     broker_order_id: str | None = None,
 ) -> Order:
-    """Move `order` to `status` (not for fills: use `apply_fill`)."""
+    """Move `order` to `status`. Fills go through `apply_fill`; the one exception is a refused
+    cancel, which returns a `pending_cancel` order to `new` or `partially_filled`."""
     if status not in ALLOWED_TRANSITIONS[order.status]:
         raise IllegalTransition(
             f"order {order.id}: {order.status.value} -> {status.value} is not allowed",
             {"order_id": order.id, "from": order.status.value, "to": status.value},
         )
-    if status in (_S.PARTIALLY_FILLED, _S.FILLED):
+    restoring = order.status is _S.PENDING_CANCEL and status is _S.PARTIALLY_FILLED
+    if status is _S.FILLED or (status is _S.PARTIALLY_FILLED and not restoring):
         raise IllegalTransition(
             f"order {order.id}: fill statuses come only from apply_fill",
             {"order_id": order.id, "to": status.value},
         )
+    if order.status is _S.PENDING_CANCEL and status in (_S.NEW, _S.PARTIALLY_FILLED):
+        expected = _S.PARTIALLY_FILLED if order.filled_qty else _S.NEW
+        if status is not expected:
+            raise IllegalTransition(
+                f"order {order.id}: a refused cancel returns to {expected.value}, "
+                f"not {status.value}",
+                {"order_id": order.id, "from": order.status.value, "to": status.value},
+            )
     return msgspec.structs.replace(
         order,
         status=status,
@@ -133,6 +153,11 @@ def transition(
         reject_reason=reason if reason is not None else order.reject_reason,
         broker_order_id=broker_order_id or order.broker_order_id,
     )
+
+
+def cancel_refused(order: Order, now: datetime) -> Order:
+    """The broker refused a cancel: the order goes back to what it was before."""
+    return transition(order, _S.PARTIALLY_FILLED if order.filled_qty else _S.NEW, now)
 
 
 def apply_fill(order: Order, qty: int, price: Decimal, tick: Decimal, now: datetime) -> Order:

@@ -1,0 +1,72 @@
+"""The FastAPI application of the web process."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tradebridge import __version__
+from tradebridge.api import openapi
+from tradebridge.api.deps import Authenticator
+from tradebridge.api.encoding import MsgspecResponse
+from tradebridge.api.engine_client import EngineClient
+from tradebridge.api.errors import install_error_handlers
+from tradebridge.api.routers.v1 import router as v1_router
+from tradebridge.api.security import TokenIssuer
+from tradebridge.bootstrap import prepare
+from tradebridge.config import Settings, load_settings
+from tradebridge.rpc import RpcClient
+
+MAX_BODY_BYTES = 1024 * 1024
+
+DESCRIPTION = """One REST + WebSocket API in front of many brokers.
+
+Errors are always `{"error": {"code", "message", "details"}}` with a fitting HTTP status.
+Authenticate with `Authorization: Bearer <token or API key>` or `X-API-Key`."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    prepared = prepare(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rpc = RpcClient(
+            settings.engine.rpc_address,
+            heartbeat_ms=settings.engine.heartbeat_ms,
+            timeout_ms=settings.engine.rpc_timeout_ms,
+        )
+        await rpc.start()
+        app.state.engine = EngineClient(rpc)
+        try:
+            yield
+        finally:
+            await rpc.close()
+            prepared.db.dispose()
+
+    app = FastAPI(
+        title="tradebridge",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=MsgspecResponse,
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.db = prepared.db
+    app.state.engine_address = settings.engine.rpc_address
+    app.state.authenticator = Authenticator(
+        TokenIssuer(
+            prepared.jwt_secret, settings.auth.jwt_algorithm, settings.auth.token_ttl_seconds
+        ),
+        prepared.db,
+    )
+    install_error_handlers(app)
+    app.include_router(v1_router)
+
+    openapi.install(app)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for uvicorn workers: settings come from `TRADEBRIDGE_*` variables, which
+    `tradebridge web` sets from its own options before starting them."""
+    return create_app(load_settings())

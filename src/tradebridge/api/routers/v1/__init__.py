@@ -1,0 +1,9 @@
+"""REST API v1 (API.md §3), one small module per resource."""
+
+from fastapi import APIRouter
+
+from tradebridge.api.routers.v1 import accounts, auth, health, orders, paper, trades
+
+router = APIRouter(prefix="/api/v1")
+for module in (health, auth, accounts, orders, trades, paper):
+    router.include_router(module.router)

@@ -1,0 +1,89 @@
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from tradebridge.api.deps import EngineDep, Reader, Trader
+from tradebridge.api.encoding import json_response
+from tradebridge.api.openapi import returns
+from tradebridge.api.schemas import PlaceOrderBody
+from tradebridge.api.security import Scope
+from tradebridge.domain.orders import Order
+from tradebridge.domain.symbols import parse_symbol
+
+router = APIRouter(tags=["orders"])
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.post(
+    "/accounts/{account}/orders",
+    summary="Place an order",
+    status_code=201,
+    responses={
+        **returns(Order, 201, "Created"),
+        **returns(Order, 200, "A retry with the same client_order_id: the original"),
+    },
+)
+async def place_order(
+    account: str, body: PlaceOrderBody, engine: EngineDep, principal: Trader
+) -> Response:
+    principal.require(Scope.TRADE, account)
+    result = await engine.place(account, body.to_request())
+    return json_response(result.order, 201 if result.created else 200)
+
+
+@router.get("/accounts/{account}/orders", summary="List orders", responses=returns(list[Order]))
+async def list_orders(
+    account: str,
+    engine: EngineDep,
+    principal: Reader,
+    status: Literal["open", "closed", "all"] = "all",
+    symbol: str | None = None,
+    limit: Limit = 100,
+    after: str | None = None,
+) -> Response:
+    """Ascending by id. Without `after`: the latest `limit` orders; with `after` (an order
+    id): the `limit` orders placed after it."""
+    principal.require(Scope.READ, account)
+    canonical = parse_symbol(symbol) if symbol else None
+    orders = await engine.list_orders(
+        account, status=status, symbol=canonical, limit=limit, after=after
+    )
+    return json_response(orders)
+
+
+@router.get(
+    "/accounts/{account}/orders:by_client_id/{client_order_id}",
+    summary="One order by client_order_id",
+    responses=returns(Order),
+)
+async def order_by_client_id(
+    account: str, client_order_id: str, engine: EngineDep, principal: Reader
+) -> Response:
+    principal.require(Scope.READ, account)
+    return json_response(await engine.get_by_client_id(account, client_order_id))
+
+
+@router.get("/accounts/{account}/orders/{order_id}", summary="One order", responses=returns(Order))
+async def get_order(account: str, order_id: str, engine: EngineDep, principal: Reader) -> Response:
+    principal.require(Scope.READ, account)
+    return json_response(await engine.get_order(account, order_id))
+
+
+@router.delete(
+    "/accounts/{account}/orders/{order_id}", summary="Cancel an order", responses=returns(Order)
+)
+async def cancel_order(
+    account: str, order_id: str, engine: EngineDep, principal: Trader
+) -> Response:
+    principal.require(Scope.TRADE, account)
+    return json_response(await engine.cancel(account, order_id))
+
+
+@router.delete(
+    "/accounts/{account}/orders", summary="Cancel every open order", responses=returns(list[Order])
+)
+async def cancel_all(account: str, engine: EngineDep, principal: Trader) -> Response:
+    principal.require(Scope.TRADE, account)
+    return json_response(await engine.cancel_all(account))

@@ -1,0 +1,55 @@
+"""First-run preparation shared by every command: data dir, schema, secret, admin user."""
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from tradebridge.api.security import Role, hash_password, load_or_create_secret
+from tradebridge.config import Settings
+from tradebridge.store import users
+from tradebridge.store.database import create_db_engine
+from tradebridge.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+ADMIN_USERNAME = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    db: Engine
+    jwt_secret: str
+    generated_admin_password: str | None
+    """Set only on the run that created the admin user with a random password."""
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Create what a first run needs; on later runs this only checks the schema is current."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = create_db_engine(
+        settings.database_url, sqlite_synchronous=settings.database.sqlite_synchronous
+    )
+    upgrade(db)
+    if settings.auth.jwt_secret is not None:
+        secret = settings.auth.jwt_secret.get_secret_value()
+    else:
+        secret = load_or_create_secret(settings.data_dir / "jwt_secret")
+    return Prepared(db=db, jwt_secret=secret, generated_admin_password=_ensure_admin(db, settings))
+
+
+def _ensure_admin(db: Engine, settings: Settings) -> str | None:
+    with db.connect() as conn:
+        if users.count_users(conn):
+            return None
+    configured = settings.admin_password
+    password = configured.get_secret_value() if configured else secrets.token_urlsafe(12)
+    try:
+        with db.begin() as conn:
+            users.add_user(conn, ADMIN_USERNAME, hash_password(password), Role.ADMIN.value)
+    except IntegrityError:
+        return None  # another process created it at the same moment
+    log.info("created user %r (role admin)", ADMIN_USERNAME)
+    return None if configured else password

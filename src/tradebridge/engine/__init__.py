@@ -1,0 +1,1 @@
+"""The engine process: order book of record, risk checks, journal and event sequencing."""

@@ -1,0 +1,167 @@
+"""The order journal: every change to orders, trades and events, committed in groups.
+
+Changes are staged synchronously on the engine loop and written by one writer thread. While
+one transaction commits, new changes gather into the next, so under load one commit carries
+many orders (group commit) and the loop never waits on the disk. `commit()` returns once
+everything staged before it is durable; events are handed to `on_committed` only then, so
+nothing is ever published that a crash could take back.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam
+
+from tradebridge.domain.errors import InternalError
+from tradebridge.domain.models import Trade
+from tradebridge.domain.orders import Order
+from tradebridge.store.records import ORDER_MUTABLE_COLUMNS, order_row, order_update_row, trade_row
+from tradebridge.store.schema import events, orders, trades
+
+log = logging.getLogger(__name__)
+
+_UPDATE_ORDER = (
+    orders.update()
+    .where(orders.c.id == bindparam("b_id"))
+    .values({name: bindparam(name) for name in ORDER_MUTABLE_COLUMNS})
+)
+
+
+class StagedEvent:
+    __slots__ = ("account", "payload", "seq", "type")
+
+    def __init__(self, account: str, seq: int, type: str, payload: bytes) -> None:
+        self.account = account
+        self.seq = seq
+        self.type = type
+        self.payload = payload
+
+
+class _Batch:
+    __slots__ = ("events", "inserts", "trades", "updates", "waiter")
+
+    def __init__(self) -> None:
+        self.inserts: dict[str, Order] = {}
+        self.updates: dict[str, Order] = {}
+        self.trades: list[dict[str, Any]] = []
+        self.events: list[StagedEvent] = []
+        self.waiter: asyncio.Future[None] | None = None
+
+    def empty(self) -> bool:
+        return not (self.inserts or self.updates or self.trades or self.events)
+
+
+class Journal:
+    def __init__(self, engine: Engine, on_committed: Callable[[list[StagedEvent]], None]) -> None:
+        self._engine = engine
+        self._on_committed = on_committed
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
+        self._pending = _Batch()
+        self._writing = False
+        self._scheduled = False
+        self._failure: BaseException | None = None
+
+    def stage_new_order(self, order: Order) -> None:
+        self._pending.inserts[order.id] = order
+        self._schedule()
+
+    def stage_order(self, order: Order) -> None:
+        """Record the latest state of an order already staged or stored."""
+        batch = self._pending
+        if order.id in batch.inserts:
+            batch.inserts[order.id] = order
+        else:
+            batch.updates[order.id] = order
+        self._schedule()
+
+    def stage_trade(self, trade: Trade, broker_trade_id: str) -> None:
+        self._pending.trades.append(trade_row(trade, broker_trade_id))
+        self._schedule()
+
+    def stage_event(self, event: StagedEvent) -> None:
+        self._pending.events.append(event)
+        self._schedule()
+
+    async def commit(self) -> None:
+        """Wait until everything staged so far is durable; raise if it cannot be."""
+        if self._failure is not None:
+            raise InternalError(f"the journal cannot write: {self._failure}")
+        batch = self._pending
+        if batch.empty():
+            return
+        if batch.waiter is None:
+            batch.waiter = asyncio.get_running_loop().create_future()
+        await asyncio.shield(batch.waiter)
+
+    async def drain(self) -> None:
+        """Write what is staged (used at shutdown); failures were already reported."""
+        if self._failure is None:
+            await self.commit()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _schedule(self) -> None:
+        if not self._writing and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._start_write)
+
+    def _start_write(self) -> None:
+        self._scheduled = False
+        if self._writing or self._pending.empty():
+            return
+        batch, self._pending = self._pending, _Batch()
+        if self._failure is not None:
+            self._fail(batch)
+            return
+        self._writing = True
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._write, batch)
+        future.add_done_callback(lambda f: self._finish(batch, f))
+
+    def _fail(self, batch: _Batch) -> None:
+        if batch.waiter is not None and not batch.waiter.done():
+            batch.waiter.set_exception(InternalError(f"the journal cannot write: {self._failure}"))
+
+    def _write(self, batch: _Batch) -> None:
+        with self._engine.begin() as conn:
+            if batch.inserts:
+                conn.execute(orders.insert(), [order_row(o) for o in batch.inserts.values()])
+            if batch.updates:
+                conn.execute(_UPDATE_ORDER, [order_update_row(o) for o in batch.updates.values()])
+            if batch.trades:
+                conn.execute(trades.insert(), batch.trades)
+            if batch.events:
+                now = datetime.now(UTC)
+                conn.execute(
+                    events.insert(),
+                    [
+                        {
+                            "account": e.account,
+                            "seq": e.seq,
+                            "type": e.type,
+                            "payload": e.payload,
+                            "created_at": now,
+                        }
+                        for e in batch.events
+                    ],
+                )
+
+    def _finish(self, batch: _Batch, future: asyncio.Future[None]) -> None:
+        self._writing = False
+        error = future.exception()
+        if error is not None:
+            log.critical("journal write failed; refusing further changes: %s", error)
+            self._failure = error
+            self._fail(batch)
+            return
+        if batch.waiter is not None and not batch.waiter.done():
+            batch.waiter.set_result(None)
+        if batch.events:
+            self._on_committed(batch.events)
+        if not self._pending.empty():
+            self._start_write()

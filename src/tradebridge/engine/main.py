@@ -1,0 +1,97 @@
+"""`tradebridge engine`: host the configured accounts and serve them over ZeroMQ."""
+
+import asyncio
+import logging
+import signal
+
+import msgspec
+
+from tradebridge.brokers.registry import create_broker
+from tradebridge.config import Settings
+from tradebridge.domain.enums import ConnectionState
+from tradebridge.domain.models import Quote
+from tradebridge.engine.account import AccountRuntime
+from tradebridge.engine.journal import Journal, StagedEvent
+from tradebridge.engine.protocol import (
+    STATUS_TOPIC,
+    ConnectionEvent,
+    account_topic,
+    quote_topic,
+)
+from tradebridge.engine.service import EngineService
+from tradebridge.ids import IdGenerator
+from tradebridge.rpc import EventPublisher, RpcServer
+from tradebridge.store.database import create_db_engine
+from tradebridge.store.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+_encode = msgspec.msgpack.Encoder().encode
+
+
+async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until `stop` is set or SIGTERM/SIGINT arrives; then shut down cleanly."""
+    stop = stop or _stop_on_signals()
+    db = create_db_engine(
+        settings.database_url, sqlite_synchronous=settings.database.sqlite_synchronous
+    )
+    upgrade(db)
+    heartbeat_ms = settings.engine.heartbeat_ms
+    publisher = EventPublisher(settings.engine.events_address, heartbeat_ms=heartbeat_ms)
+    await publisher.start()
+
+    def publish_events(events: list[StagedEvent]) -> None:
+        for event in events:
+            publisher.publish(account_topic(event.account), event.payload)
+
+    def publish_quote(quote: Quote) -> None:
+        publisher.publish(quote_topic(quote.symbol), _encode(quote))
+
+    def publish_connection(account: str, state: ConnectionState, message: str) -> None:
+        event = ConnectionEvent(account=account, state=state, message=message)
+        publisher.publish(STATUS_TOPIC, _encode(event))
+
+    journal = Journal(db, on_committed=publish_events)
+    ids = IdGenerator()
+    accounts = {
+        a.id: AccountRuntime(
+            a,
+            broker_factory=create_broker,
+            journal=journal,
+            db=db,
+            ids=ids,
+            publish_quote=publish_quote,
+            publish_connection=publish_connection,
+        )
+        for a in settings.accounts
+    }
+    server = RpcServer(settings.engine.rpc_address, heartbeat_ms=heartbeat_ms)
+    try:
+        for account in accounts.values():
+            await account.start()
+        EngineService(accounts).register(server)
+        await server.start()
+        log.info(
+            "engine ready: rpc %s, events %s, accounts %s",
+            settings.engine.rpc_address,
+            settings.engine.events_address,
+            ", ".join(accounts),
+        )
+        await stop.wait()
+        log.info("engine stopping")
+    finally:
+        await server.close()
+        for account in accounts.values():
+            await account.close()
+        await journal.drain()
+        journal.close()
+        await publisher.close()
+        db.dispose()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

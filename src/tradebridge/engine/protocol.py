@@ -1,0 +1,142 @@
+"""The engine's RPC methods: names, parameters and results, shared with the web process.
+
+Only message types live here (no logic), so the web can speak to the engine without
+importing any of its machinery.
+"""
+
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from tradebridge.brokers.base import Capabilities
+from tradebridge.domain.enums import ConnectionState, EventType, TradingState
+from tradebridge.domain.orders import Order, OrderRequest
+
+OrderStatusFilter = Literal["open", "closed", "all"]
+
+
+class AccountRef(msgspec.Struct, frozen=True):
+    account: str
+
+
+class AccountInfo(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    broker: str
+    base_currency: str
+    connected: bool
+    trading_state: TradingState
+    capabilities: Capabilities
+
+
+class PlaceOrder(msgspec.Struct, frozen=True):
+    account: str
+    request: OrderRequest
+
+
+class PlaceResult(msgspec.Struct, frozen=True):
+    order: Order
+    created: bool
+    """False when a retry with the same client_order_id returned the existing order."""
+
+
+class OrderRef(msgspec.Struct, frozen=True):
+    account: str
+    order_id: str
+
+
+class ClientOrderRef(msgspec.Struct, frozen=True):
+    account: str
+    client_order_id: str
+
+
+class ListOrders(msgspec.Struct, frozen=True, kw_only=True):
+    account: str
+    status: OrderStatusFilter = "all"
+    symbol: str | None = None
+    limit: int = 100
+    after: str | None = None
+
+
+class ListTrades(msgspec.Struct, frozen=True, kw_only=True):
+    account: str
+    symbol: str | None = None
+    order_id: str | None = None
+    limit: int = 100
+    after: str | None = None
+
+
+class Pong(msgspec.Struct, frozen=True):
+    pong: bool
+    latency_ms: float
+
+
+class EngineStatus(msgspec.Struct, frozen=True, kw_only=True):
+    version: str
+    accounts: list[AccountInfo]
+
+
+class QuotesRequest(msgspec.Struct, frozen=True):
+    account: str
+    symbols: list[str]
+
+
+class SetQuote(msgspec.Struct, frozen=True, kw_only=True):
+    account: str
+    symbol: str
+    last: Decimal
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    bid_size: int | None = None
+    ask_size: int | None = None
+    pre_close: Decimal | None = None
+
+
+class AccountEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A numbered change to an account, as stored and as published.
+
+    `data` is the msgpack of the `Order`, `Trade`, `Position` or `AccountSummary`.
+    """
+
+    account: str
+    seq: int
+    type: EventType
+    data: msgspec.Raw
+
+
+class ConnectionEvent(msgspec.Struct, frozen=True, kw_only=True):
+    account: str
+    state: ConnectionState
+    message: str
+
+
+def account_topic(account: str) -> str:
+    """PUB/SUB topic of an account's events; the trailing dot keeps `a` from matching `ab`."""
+    return f"acct.{account}."
+
+
+def quote_topic(symbol: str) -> str:
+    return f"quote.{symbol}."
+
+
+STATUS_TOPIC = "status."
+
+
+class Method:
+    """RPC method names."""
+
+    STATUS = "engine.status"
+    ACCOUNTS = "accounts.list"
+    SUMMARY = "account.summary"
+    POSITIONS = "account.positions"
+    PING = "account.ping"
+    PLACE = "orders.place"
+    GET_ORDER = "orders.get"
+    GET_BY_CLIENT_ID = "orders.by_client_id"
+    LIST_ORDERS = "orders.list"
+    CANCEL = "orders.cancel"
+    CANCEL_ALL = "orders.cancel_all"
+    LIST_TRADES = "trades.list"
+    QUOTES = "market.quotes"
+    PAPER_SET_QUOTE = "paper.set_quote"
+    PAPER_RESET = "paper.reset"

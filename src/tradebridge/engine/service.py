@@ -1,0 +1,140 @@
+"""The engine's RPC facade: one thin handler per method, routed to the account."""
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tradebridge import __version__
+from tradebridge.brokers.paper import PaperBroker
+from tradebridge.domain.errors import NotFound, ValidationFailed
+from tradebridge.domain.models import AccountSummary, Position, Quote, Trade
+from tradebridge.domain.orders import Order
+from tradebridge.domain.symbols import parse_symbol
+from tradebridge.engine.account import AccountRuntime
+from tradebridge.engine.protocol import (
+    AccountInfo,
+    AccountRef,
+    ClientOrderRef,
+    EngineStatus,
+    ListOrders,
+    ListTrades,
+    Method,
+    OrderRef,
+    PlaceOrder,
+    PlaceResult,
+    Pong,
+    QuotesRequest,
+    SetQuote,
+)
+from tradebridge.rpc import RpcServer
+
+MAX_PAGE = 1000
+
+
+class EngineService:
+    def __init__(self, accounts: dict[str, AccountRuntime]) -> None:
+        self._accounts = accounts
+
+    def register(self, server: RpcServer) -> None:
+        handlers: list[tuple[str, type[Any], Callable[[Any], Awaitable[Any]]]] = [
+            (Method.STATUS, type(None), self.status),
+            (Method.ACCOUNTS, type(None), self.accounts),
+            (Method.SUMMARY, AccountRef, self.summary),
+            (Method.POSITIONS, AccountRef, self.positions),
+            (Method.PING, AccountRef, self.ping),
+            (Method.PLACE, PlaceOrder, self.place),
+            (Method.GET_ORDER, OrderRef, self.get_order),
+            (Method.GET_BY_CLIENT_ID, ClientOrderRef, self.get_by_client_id),
+            (Method.LIST_ORDERS, ListOrders, self.list_orders),
+            (Method.CANCEL, OrderRef, self.cancel),
+            (Method.CANCEL_ALL, AccountRef, self.cancel_all),
+            (Method.LIST_TRADES, ListTrades, self.list_trades),
+            (Method.QUOTES, QuotesRequest, self.quotes),
+            (Method.PAPER_SET_QUOTE, SetQuote, self.paper_set_quote),
+            (Method.PAPER_RESET, AccountRef, self.paper_reset),
+        ]
+        for name, params_type, handler in handlers:
+            server.register(name, params_type, handler)
+
+    def _account(self, account_id: str) -> AccountRuntime:
+        account = self._accounts.get(account_id)
+        if account is None:
+            raise NotFound(f"account {account_id!r} not found", {"account": account_id})
+        return account
+
+    def _paper(self, account_id: str) -> PaperBroker:
+        broker = self._account(account_id).broker
+        if not isinstance(broker, PaperBroker):
+            raise NotFound(
+                f"account {account_id!r} is not a paper account", {"account": account_id}
+            )
+        return broker
+
+    async def status(self, _: None) -> EngineStatus:
+        return EngineStatus(version=__version__, accounts=await self.accounts(None))
+
+    async def accounts(self, _: None) -> list[AccountInfo]:
+        return [account.info() for account in self._accounts.values()]
+
+    async def summary(self, ref: AccountRef) -> AccountSummary:
+        return self._account(ref.account).summary()
+
+    async def positions(self, ref: AccountRef) -> list[Position]:
+        return self._account(ref.account).positions()
+
+    async def ping(self, ref: AccountRef) -> Pong:
+        account = self._account(ref.account)
+        start = time.perf_counter()
+        ok = await account.broker.ping()
+        return Pong(pong=ok, latency_ms=round((time.perf_counter() - start) * 1000, 3))
+
+    async def place(self, params: PlaceOrder) -> PlaceResult:
+        return await self._account(params.account).place(params.request)
+
+    async def get_order(self, ref: OrderRef) -> Order:
+        return self._account(ref.account).get_order(ref.order_id)
+
+    async def get_by_client_id(self, ref: ClientOrderRef) -> Order:
+        return self._account(ref.account).get_order_by_client_id(ref.client_order_id)
+
+    async def list_orders(self, query: ListOrders) -> list[Order]:
+        _check_page(query.limit)
+        return self._account(query.account).list_orders(query)
+
+    async def cancel(self, ref: OrderRef) -> Order:
+        return await self._account(ref.account).cancel(ref.order_id)
+
+    async def cancel_all(self, ref: AccountRef) -> list[Order]:
+        return await self._account(ref.account).cancel_all()
+
+    async def list_trades(self, query: ListTrades) -> list[Trade]:
+        _check_page(query.limit)
+        return self._account(query.account).list_trades(query)
+
+    async def quotes(self, request: QuotesRequest) -> list[Quote]:
+        symbols = [parse_symbol(s) for s in request.symbols]
+        return self._account(request.account).quotes(symbols)
+
+    async def paper_set_quote(self, request: SetQuote) -> Quote:
+        broker = self._paper(request.account)
+        account = self._account(request.account)
+        quote = broker.set_quote(
+            parse_symbol(request.symbol),
+            last=request.last,
+            bid=request.bid,
+            ask=request.ask,
+            bid_size=request.bid_size,
+            ask_size=request.ask_size,
+            pre_close=request.pre_close,
+        )
+        await account.flush()
+        return quote
+
+    async def paper_reset(self, ref: AccountRef) -> None:
+        self._paper(ref.account).reset()
+        await self._account(ref.account).flush()
+
+
+def _check_page(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}", {"field": "limit"})

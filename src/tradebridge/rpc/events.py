@@ -1,0 +1,241 @@
+"""Engine -> web event bus over ZeroMQ PUB/SUB.
+
+Framing
+    Each event is two frames: the topic (UTF-8) and the payload (opaque bytes, encoded by the
+    caller). ZeroMQ filters on topic prefixes at the publisher, so a subscriber only receives
+    the topics it asked for (``""`` means everything).
+
+Heartbeat
+    The publisher sends an empty payload on the reserved topic ``"\\x00hb"`` every heartbeat
+    interval (topics starting with ``"\\x00"`` are reserved). Every subscriber always subscribes
+    to it, and never returns it from ``receive()``; it only feeds ``alive``, which is true while
+    a message or heartbeat was seen within about three intervals. SUB sockets reconnect and
+    resubscribe by themselves, so a restarted publisher on the same address is picked up and
+    ``alive`` turns true again without any action.
+
+Failure policy: drop, never block
+    ``publish`` never waits, so a slow or stuck web process can never stall the engine loop.
+    ZeroMQ keeps a bounded queue per subscriber and drops what does not fit for that subscriber
+    alone (one slow reader never costs the others anything); a send ZeroMQ refuses outright is
+    dropped too, with one warning per episode. The subscriber reads its socket in a background
+    task (so ``alive`` stays true even while its owner is busy) into a bounded queue and drops
+    on overflow the same way. Events that matter carry a gap-free ``seq`` in their payload, so
+    a consumer that sees a gap repairs it from the store; the bus itself does not retransmit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import zmq
+import zmq.asyncio
+
+from tradebridge.rpc._sockets import open_socket, resolve_context, sent
+
+__all__ = ["HEARTBEAT_TOPIC", "EventPublisher", "EventSubscriber"]
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_TOPIC = "\x00hb"
+_HEARTBEAT_FRAME = HEARTBEAT_TOPIC.encode()
+#: ``alive`` turns false after this many heartbeat intervals without any message.
+SILENT_INTERVALS = 3
+#: Messages ZeroMQ queues per subscriber (publisher side) and per subscriber socket.
+HIGH_WATER_MARK = 10_000
+#: Events a subscriber holds for its owner before it starts dropping.
+SUBSCRIBER_QUEUE = 10_000
+
+
+class EventPublisher:
+    """Publish events on ``address`` (bound), e.g. ``tcp://*:5556``."""
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        heartbeat_ms: int = 1000,
+        context: zmq.asyncio.Context | None = None,
+    ) -> None:
+        if heartbeat_ms <= 0:
+            raise ValueError("heartbeat_ms must be positive")
+        self._address = address
+        self._heartbeat_s = heartbeat_ms / 1000
+        self._context = resolve_context(context)
+        self._sock: zmq.asyncio.Socket | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._dropped = 0
+
+    async def start(self) -> None:
+        """Bind the PUB socket and start the heartbeat."""
+        if self._sock is not None:
+            raise RuntimeError("EventPublisher already started")
+        sock = open_socket(self._context, zmq.PUB, {zmq.SNDHWM: HIGH_WATER_MARK})
+        try:
+            sock.bind(self._address)
+        except BaseException:
+            sock.close(linger=0)
+            raise
+        self._sock = sock
+        self._heartbeat = asyncio.create_task(
+            self._heartbeat_loop(), name=f"event-publisher-heartbeat {self._address}"
+        )
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """Queue one event for every subscriber of ``topic``; never blocks, drops if it must."""
+        sock = self._sock
+        if sock is None:
+            raise RuntimeError("EventPublisher is not started")
+        self._send(sock, topic.encode(), payload)
+
+    async def close(self) -> None:
+        """Stop the heartbeat and close the socket. Idempotent."""
+        heartbeat, self._heartbeat = self._heartbeat, None
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await asyncio.wait([heartbeat])
+        if self._sock is not None:
+            self._sock.close(linger=0)
+            self._sock = None
+
+    def _send(self, sock: zmq.asyncio.Socket, topic: bytes, payload: bytes) -> None:
+        try:
+            ok = sent(sock.send_multipart((topic, payload), zmq.NOBLOCK))
+        except zmq.ZMQError as exc:
+            log.error("event publisher on %s failed to send: %s", self._address, exc)
+            ok = False
+        if not ok:
+            if not self._dropped:
+                log.warning("event publisher on %s is dropping events", self._address)
+            self._dropped += 1
+        elif self._dropped:
+            log.warning(
+                "event publisher on %s sending again after dropping %d events",
+                self._address,
+                self._dropped,
+            )
+            self._dropped = 0
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            if self._sock is not None:
+                self._send(self._sock, _HEARTBEAT_FRAME, b"")
+            await asyncio.sleep(self._heartbeat_s)
+
+
+class EventSubscriber:
+    """Receive events for the topic prefixes ``topics`` from a publisher at ``address``."""
+
+    def __init__(
+        self,
+        address: str,
+        topics: list[str],
+        *,
+        heartbeat_ms: int = 1000,
+        context: zmq.asyncio.Context | None = None,
+    ) -> None:
+        if heartbeat_ms <= 0:
+            raise ValueError("heartbeat_ms must be positive")
+        self._address = address
+        self._topics = list(topics)
+        self._silent_s = SILENT_INTERVALS * heartbeat_ms / 1000
+        self._context = resolve_context(context)
+        self._sock: zmq.asyncio.Socket | None = None
+        self._reader: asyncio.Task[None] | None = None
+        # None is the "closed" marker that wakes every waiting receive().
+        self._queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._last_heard = float("-inf")
+        self._dropped = 0
+        self._closed = False
+
+    @property
+    def alive(self) -> bool:
+        """A message or heartbeat from the publisher was seen within ~3 heartbeat intervals."""
+        return time.monotonic() - self._last_heard < self._silent_s
+
+    async def start(self) -> None:
+        """Connect, subscribe, and start reading in the background."""
+        if self._sock is not None or self._closed:
+            raise RuntimeError("EventSubscriber already started")
+        sock = open_socket(self._context, zmq.SUB, {zmq.RCVHWM: HIGH_WATER_MARK})
+        try:
+            for topic in {HEARTBEAT_TOPIC, *self._topics}:
+                sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+            sock.connect(self._address)
+        except BaseException:
+            sock.close(linger=0)
+            raise
+        self._sock = sock
+        self._reader = asyncio.create_task(
+            self._read_loop(sock), name=f"event-subscriber {self._address}"
+        )
+
+    async def receive(self) -> tuple[str, bytes]:
+        """The next event as ``(topic, payload)``, in publishing order.
+
+        Raises ``RuntimeError`` once the subscriber is closed.
+        """
+        item = await self._queue.get()
+        if item is None:
+            self._queue.put_nowait(None)  # keep waking any other waiter
+            raise RuntimeError("EventSubscriber is closed")
+        return item
+
+    async def close(self) -> None:
+        """Stop reading, close the socket, wake pending ``receive()`` calls. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.cancel()
+            await asyncio.wait([reader])
+        if self._sock is not None:
+            self._sock.close(linger=0)
+            self._sock = None
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)
+
+    async def _read_loop(self, sock: zmq.asyncio.Socket) -> None:
+        while True:
+            try:
+                frames = await sock.recv_multipart()
+            except zmq.ZMQError as exc:
+                if sock.closed or exc.errno == zmq.ETERM:
+                    return
+                log.error("event subscriber receive failed on %s: %s", self._address, exc)
+                await asyncio.sleep(self._silent_s)  # do not spin on a persistent error
+                continue
+            self._last_heard = time.monotonic()
+            if len(frames) != 2:
+                log.warning("event subscriber dropped a message of %d frames (want 2)", len(frames))
+                continue
+            topic, payload = frames
+            if topic == _HEARTBEAT_FRAME:
+                continue
+            try:
+                event = (topic.decode(), payload)
+            except UnicodeDecodeError:
+                log.warning(
+                    "event subscriber dropped an event with a non-UTF-8 topic %r", topic[:48]
+                )
+                continue
+            try:
+                self._queue.put_nowait(event)
+            except asyncio.QueueFull:
+                if not self._dropped:
+                    log.warning(
+                        "event subscriber on %s is dropping events: its owner is not keeping up",
+                        self._address,
+                    )
+                self._dropped += 1
+                continue
+            if self._dropped:
+                log.warning(
+                    "event subscriber on %s delivering again after dropping %d events",
+                    self._address,
+                    self._dropped,
+                )
+                self._dropped = 0

@@ -1,0 +1,108 @@
+"""Read queries over the order journal."""
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Select, func, select
+
+from tradebridge.domain.enums import TERMINAL_STATUSES
+from tradebridge.domain.models import Trade
+from tradebridge.domain.orders import Order
+from tradebridge.store.records import order_from_row, trade_from_row
+from tradebridge.store.schema import events, orders, trades
+
+_TERMINAL = [s.value for s in TERMINAL_STATUSES]
+
+
+def get_order(conn: Connection, account: str, order_id: str) -> Order | None:
+    row = conn.execute(
+        select(orders).where(orders.c.account == account, orders.c.id == order_id)
+    ).first()
+    return order_from_row(row) if row else None
+
+
+def get_order_by_client_id(conn: Connection, account: str, client_order_id: str) -> Order | None:
+    row = conn.execute(
+        select(orders).where(
+            orders.c.account == account, orders.c.client_order_id == client_order_id
+        )
+    ).first()
+    return order_from_row(row) if row else None
+
+
+def _page(query: Select[Any], id_column: Any, limit: int, after: str | None) -> Select[Any]:
+    """Ascending by id. With `after`: the `limit` rows after that id; without: the latest."""
+    if after is not None:
+        return query.where(id_column > after).order_by(id_column).limit(limit)
+    latest = query.order_by(id_column.desc()).limit(limit).subquery()
+    return select(latest).order_by(latest.c.id)
+
+
+def list_orders(
+    conn: Connection,
+    account: str,
+    *,
+    status: Literal["open", "closed", "all"],
+    symbol: str | None,
+    limit: int,
+    after: str | None,
+) -> list[Order]:
+    query = select(orders).where(orders.c.account == account)
+    if status == "open":
+        query = query.where(orders.c.status.not_in(_TERMINAL))
+    elif status == "closed":
+        query = query.where(orders.c.status.in_(_TERMINAL))
+    if symbol is not None:
+        query = query.where(orders.c.symbol == symbol)
+    return [order_from_row(r) for r in conn.execute(_page(query, orders.c.id, limit, after))]
+
+
+def open_orders(conn: Connection, account: str) -> list[Order]:
+    query = select(orders).where(orders.c.account == account, orders.c.status.not_in(_TERMINAL))
+    return [order_from_row(r) for r in conn.execute(query.order_by(orders.c.id))]
+
+
+def client_order_ids(conn: Connection, account: str) -> dict[str, str]:
+    rows = conn.execute(
+        select(orders.c.client_order_id, orders.c.id).where(orders.c.account == account)
+    )
+    return {cid: oid for cid, oid in rows}
+
+
+def list_trades(
+    conn: Connection,
+    account: str,
+    *,
+    symbol: str | None,
+    order_id: str | None,
+    limit: int,
+    after: str | None,
+) -> list[Trade]:
+    query = select(trades).where(trades.c.account == account)
+    if symbol is not None:
+        query = query.where(trades.c.symbol == symbol)
+    if order_id is not None:
+        query = query.where(trades.c.order_id == order_id)
+    return [trade_from_row(r) for r in conn.execute(_page(query, trades.c.id, limit, after))]
+
+
+def broker_trade_ids(conn: Connection, account: str) -> set[str]:
+    rows = conn.execute(select(trades.c.broker_trade_id).where(trades.c.account == account))
+    return {r[0] for r in rows}
+
+
+def last_seq(conn: Connection, account: str) -> int:
+    value = conn.execute(select(func.max(events.c.seq)).where(events.c.account == account)).scalar()
+    return int(value or 0)
+
+
+def events_after(
+    conn: Connection, account: str, since_seq: int, limit: int
+) -> Sequence[tuple[int, bytes]]:
+    rows = conn.execute(
+        select(events.c.seq, events.c.payload)
+        .where(events.c.account == account, events.c.seq > since_seq)
+        .order_by(events.c.seq)
+        .limit(limit)
+    )
+    return [(int(seq), bytes(payload)) for seq, payload in rows]

@@ -1,0 +1,102 @@
+"""Tables. Every change here comes with an Alembic revision in `migrations/versions/`."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from tradebridge.store.types import DecimalText, EpochMicros
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", EpochMicros, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("account", String(32), nullable=True),
+    Column("created_at", EpochMicros, nullable=False),
+    Column("revoked_at", EpochMicros, nullable=True),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("account", String(32), nullable=False),
+    Column("client_order_id", String(64), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("offset", String(16), nullable=True),
+    Column("type", String(8), nullable=False),
+    Column("time_in_force", String(8), nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Column("limit_price", DecimalText, nullable=True),
+    Column("filled_qty", BigInteger, nullable=False),
+    Column("avg_fill_price", DecimalText, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("reject_reason", String(200), nullable=True),
+    Column("broker_order_id", String(64), nullable=True),
+    Column("created_at", EpochMicros, nullable=False),
+    Column("updated_at", EpochMicros, nullable=False),
+    UniqueConstraint("account", "client_order_id", name="uq_orders_account_client_order_id"),
+    Index("ix_orders_account_id", "account", "id"),
+    Index("ix_orders_account_status", "account", "status"),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("account", String(32), nullable=False),
+    Column("broker_trade_id", String(64), nullable=False),
+    Column("order_id", String(26), nullable=False),
+    Column("client_order_id", String(64), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(8), nullable=False),
+    Column("qty", BigInteger, nullable=False),
+    Column("price", DecimalText, nullable=False),
+    Column("fee", DecimalText, nullable=False),
+    Column("time", EpochMicros, nullable=False),
+    UniqueConstraint("account", "broker_trade_id", name="uq_trades_account_broker_trade_id"),
+    Index("ix_trades_account_id", "account", "id"),
+    Index("ix_trades_order_id", "order_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("account", String(32), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(16), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", EpochMicros, nullable=False),
+)

@@ -1,0 +1,207 @@
+"""Cash and share freezes, cancels, P&L and the account summary of the paper broker."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from tradebridge.domain.enums import OrderStatus, RejectReason
+from tradebridge.domain.errors import NotCancelable, OrderRejected
+
+pytestmark = pytest.mark.anyio
+
+MOUTAI = "600519.SH"  # initial quote: bid 1499.99, ask 1500.01
+
+
+async def test_insufficient_funds_counts_cash_frozen_by_resting_buys(
+    broker, sink, make_order
+) -> None:
+    await broker.place_order(make_order(MOUTAI, "buy", 600, "1490.00"))  # freezes 894000
+    sink.clear()
+
+    with pytest.raises(OrderRejected) as caught:
+        await broker.place_order(make_order(MOUTAI, "buy", 100, "1490.00"))
+
+    assert caught.value.reason is RejectReason.INSUFFICIENT_FUNDS
+    assert caught.value.message == (
+        "buy 100 600519.SH at 1490.00 needs 149000.00 CNY, 106000.00 available"
+    )
+    assert caught.value.details["reason"] == "insufficient_funds"
+    assert sink.calls == []
+    await broker.place_order(make_order(MOUTAI, "buy", 100, "1060.00"))  # exactly 106000 fits
+    assert (await broker.query_account()).available == D("0.00")
+
+
+async def test_market_buy_needs_cash_for_the_ask(broker, make_order) -> None:
+    with pytest.raises(OrderRejected, match=r"at market \(ask 1500\.01\) needs 150001000\.00"):
+        await broker.place_order(make_order(MOUTAI, "buy", 100_000))
+
+
+async def test_buy_in_a_currency_without_cash_is_refused(sink, make_order) -> None:
+    from tradebridge.brokers.paper import PaperBroker
+    from tradebridge.config import PaperSettings
+
+    broker = PaperBroker("paper", PaperSettings(cash={"CNY": D(1000)}), sink)
+    with pytest.raises(OrderRejected, match=r"needs 2300\.10 USD, 0\.00 available"):
+        await broker.place_order(make_order("AAPL.US", "buy", 10, "230.01"))
+
+
+async def test_insufficient_position_counts_shares_frozen_by_resting_sells(
+    broker, sink, make_order
+) -> None:
+    await broker.place_order(make_order(MOUTAI, "buy", 200, "1500.01"))
+    await broker.place_order(make_order(MOUTAI, "sell", 100, "1600.00"))
+    sink.clear()
+
+    with pytest.raises(OrderRejected) as caught:
+        await broker.place_order(make_order(MOUTAI, "sell", 200, "1600.00"))
+
+    assert caught.value.reason is RejectReason.INSUFFICIENT_POSITION
+    assert caught.value.message == (
+        "sell 200 600519.SH needs 200 shares available, 100 available "
+        "(200 held, 100 frozen by open sell orders)"
+    )
+    assert sink.calls == []
+
+
+async def test_sell_without_a_position_is_refused(broker, sink, make_order) -> None:
+    with pytest.raises(OrderRejected, match="no position to sell") as caught:
+        await broker.place_order(make_order(MOUTAI, "sell", 100, "1500.00"))
+    assert caught.value.reason is RejectReason.INSUFFICIENT_POSITION
+    assert sink.calls == []
+
+
+async def test_cancel_a_buy_releases_its_cash(broker, sink, make_order) -> None:
+    order = make_order(MOUTAI, "buy", 100, "1490.00")
+    await broker.place_order(order)
+    sink.clear()
+
+    await broker.cancel_order(order)
+
+    assert sink.kinds() == ["order", "account"]
+    update = sink.of("order")[0]
+    assert (update.order_id, update.status, update.reason) == (order.id, OrderStatus.CANCELED, None)
+    summary = sink.of("account")[0]
+    assert (summary.available, summary.frozen) == (D("1000000.00"), D("0.00"))
+    assert [o.status for o in await broker.query_orders()] == [OrderStatus.CANCELED]
+
+
+async def test_cancel_a_partly_filled_buy_releases_the_rest(broker, make_order) -> None:
+    broker.set_quote(MOUTAI, last=D("1500.00"), ask_size=100)
+    order = make_order(MOUTAI, "buy", 300, "1500.01")
+    await broker.place_order(order)
+
+    await broker.cancel_order(order)
+
+    summary = await broker.query_account()
+    assert (summary.cash, summary.available, summary.frozen) == (
+        D("849999.00"),
+        D("849999.00"),
+        D("0.00"),
+    )
+    (record,) = await broker.query_orders()
+    assert (record.status, record.filled_qty) == (OrderStatus.CANCELED, 100)
+
+
+async def test_cancel_a_sell_releases_its_shares(broker, sink, make_order) -> None:
+    await broker.place_order(make_order(MOUTAI, "buy", 200, "1500.01"))
+    sell = make_order(MOUTAI, "sell", 200, "1600.00")
+    await broker.place_order(sell)
+    sink.clear()
+
+    await broker.cancel_order(sell)
+
+    assert sink.kinds() == ["order", "position"]
+    assert sink.of("position")[0].available_qty == 200
+    await broker.place_order(make_order(MOUTAI, "sell", 200, "1600.00"))
+
+
+async def test_cancel_twice_is_not_cancelable(broker, sink, make_order) -> None:
+    order = make_order(MOUTAI, "buy", 100, "1490.00")
+    await broker.place_order(order)
+    await broker.cancel_order(order)
+    sink.clear()
+
+    with pytest.raises(NotCancelable, match="already canceled"):
+        await broker.cancel_order(order)
+    assert sink.calls == []
+
+
+async def test_cancel_filled_or_unknown_order_is_not_cancelable(broker, make_order) -> None:
+    filled = make_order(MOUTAI, "buy", 100, "1500.01")
+    await broker.place_order(filled)
+    with pytest.raises(NotCancelable, match="already filled"):
+        await broker.cancel_order(filled)
+    with pytest.raises(NotCancelable, match="unknown"):
+        await broker.cancel_order(make_order(MOUTAI, "buy", 100, "1490.00"))
+
+
+async def test_realized_and_unrealized_pnl(broker, sink, make_order) -> None:
+    await broker.place_order(make_order(MOUTAI, "buy", 100, "1500.01"))  # at 1500.01
+    broker.set_quote(MOUTAI, last=D("1510.00"))
+    await broker.place_order(make_order(MOUTAI, "buy", 100, "1510.01"))  # at 1510.01
+    broker.set_quote(MOUTAI, last=D("1520.00"))
+
+    (held,) = await broker.query_positions()
+    assert (held.qty, held.avg_cost, held.last_price) == (200, D("1505.01"), D("1520.00"))
+    assert (held.market_value, held.unrealized_pnl) == (D("304000.00"), D("2998.00"))
+
+    await broker.place_order(make_order(MOUTAI, "sell", 100, "1519.99"))  # at bid 1519.99
+
+    (held,) = await broker.query_positions()
+    assert (held.qty, held.avg_cost, held.unrealized_pnl) == (100, D("1505.01"), D("1499.00"))
+    summary = await broker.query_account()
+    assert summary.realized_pnl == D("1498.00")
+    assert summary.cash == D("1000000") - D("150001") - D("151001") + D("151999")
+    assert summary.market_value == D("152000.00")
+    assert summary.unrealized_pnl == D("1499.00")
+    assert summary.equity == summary.cash + summary.market_value
+
+
+async def test_sold_out_position_is_pushed_once_with_qty_zero(broker, sink, make_order) -> None:
+    await broker.place_order(make_order(MOUTAI, "buy", 100, "1500.01"))
+    sink.clear()
+
+    await broker.place_order(make_order(MOUTAI, "sell", 100, "1499.99"))
+
+    last = sink.of("position")[-1]
+    assert (last.symbol, last.qty, last.available_qty, last.market_value) == (
+        MOUTAI,
+        0,
+        0,
+        D("0.00"),
+    )
+    assert await broker.query_positions() == []
+    assert (await broker.query_account()).realized_pnl == D("-2.00")
+
+
+async def test_account_totals_are_in_the_base_currency_only(broker, make_order) -> None:
+    await broker.place_order(make_order("00700.HK", "buy", 100, "480.2"))
+
+    summary = await broker.query_account()
+    assert (summary.currency, summary.cash, summary.market_value) == (
+        "CNY",
+        D("1000000.00"),
+        D("0.00"),
+    )
+    hkd = next(b for b in summary.balances if b.currency == "HKD")
+    assert (hkd.cash, hkd.available, hkd.frozen) == (D("451980.00"), D("451980.00"), D("0.00"))
+    assert [b.currency for b in summary.balances] == ["CNY", "HKD", "USD"]
+    (held,) = await broker.query_positions()
+    assert (held.currency, held.avg_cost, held.market_value) == ("HKD", D("480.2"), D("48000.00"))
+
+
+async def test_hkd_base_currency_account(sink, settings, make_order) -> None:
+    from tradebridge.brokers.paper import PaperBroker
+
+    broker = PaperBroker("hk", settings, sink, base_currency="HKD")
+    await broker.place_order(make_order("00700.HK", "buy", 100, "480.2"))
+
+    summary = await broker.query_account()
+    assert (summary.account, summary.currency, summary.cash, summary.market_value) == (
+        "hk",
+        "HKD",
+        D("451980.00"),
+        D("48000.00"),
+    )
+    assert summary.equity == D("499980.00")
+    assert summary.unrealized_pnl == D("-20.00")

@@ -1,0 +1,206 @@
+"""The built-in universe, venue defaults, tick ladders and configured contract rows."""
+
+from decimal import Decimal
+
+import pytest
+
+from tradebridge.brokers.paper import PaperBroker
+from tradebridge.brokers.paper.universe import (
+    BUILT_IN,
+    HK_TICKS,
+    US_TICKS,
+    CnBoard,
+    build_universe,
+    cn_board,
+    hk_tick,
+)
+from tradebridge.config import ContractRow, PaperSettings
+from tradebridge.domain.errors import ValidationFailed
+
+
+@pytest.mark.parametrize(
+    ("price", "tick"),
+    [
+        ("0.01", "0.001"),
+        ("0.249", "0.001"),
+        ("0.25", "0.005"),
+        ("0.495", "0.005"),
+        ("0.50", "0.01"),
+        ("9.99", "0.01"),
+        ("10", "0.02"),
+        ("19.98", "0.02"),
+        ("20", "0.05"),
+        ("99.95", "0.05"),
+        ("100", "0.1"),
+        ("199.9", "0.1"),
+        ("200", "0.2"),
+        ("500", "0.5"),
+        ("1000", "1"),
+        ("2000", "2"),
+        ("4998", "2"),
+        ("5000", "5"),
+        ("99995", "5"),
+    ],
+)
+def test_hk_tick_follows_the_spread_table(price: str, tick: str) -> None:
+    assert hk_tick(Decimal(price)) == Decimal(tick)
+
+
+@pytest.mark.parametrize(
+    ("price", "down", "up"),
+    [
+        ("10.00", "9.99", "10.02"),
+        ("0.50", "0.495", "0.51"),
+        ("100.0", "99.95", "100.1"),
+        ("5000", "4998", "5005"),
+        ("480.0", "479.8", "480.2"),
+    ],
+)
+def test_hk_steps_at_band_edges_use_the_tick_on_each_side(price: str, down: str, up: str) -> None:
+    assert HK_TICKS.step_down(Decimal(price)) == Decimal(down)
+    assert HK_TICKS.step_up(Decimal(price)) == Decimal(up)
+
+
+def test_hk_on_tick_checks_the_band_of_the_price() -> None:
+    assert HK_TICKS.is_on_tick(Decimal("10.02"))
+    assert not HK_TICKS.is_on_tick(Decimal("10.01"))
+    assert HK_TICKS.is_on_tick(Decimal("9.99"))
+    assert HK_TICKS.step_down(Decimal("0.001")) is None
+
+
+def test_us_tick_is_a_hundredth_from_one_dollar() -> None:
+    assert US_TICKS.tick_at(Decimal("0.9999")) == Decimal("0.0001")
+    assert US_TICKS.tick_at(Decimal(1)) == Decimal("0.01")
+    assert US_TICKS.step_down(Decimal("1.00")) == Decimal("0.9999")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "board"),
+    [
+        ("600519.SH", CnBoard.MAIN),
+        ("605001.SH", CnBoard.MAIN),
+        ("688981.SH", CnBoard.STAR),
+        ("510300.SH", CnBoard.FUND),
+        ("000001.SZ", CnBoard.MAIN),
+        ("300750.SZ", CnBoard.CHINEXT),
+        ("159915.SZ", CnBoard.FUND),
+        ("161725.SZ", CnBoard.FUND),
+        ("430047.BJ", CnBoard.BJ),
+        ("920001.BJ", CnBoard.BJ),
+        ("900901.SH", None),
+    ],
+)
+def test_cn_board_by_code(symbol: str, board: CnBoard | None) -> None:
+    assert cn_board(symbol) == board
+
+
+def test_built_in_universe() -> None:
+    universe = build_universe([])
+    assert list(universe) == [row.symbol for row in BUILT_IN]
+    assert len(universe) == 12
+    moutai = universe["600519.SH"].contract
+    assert (moutai.name, moutai.currency, moutai.lot_size) == ("贵州茅台", "CNY", 100)
+    assert (moutai.tick_size, moutai.price_limit_pct, moutai.t_plus) == (
+        Decimal("0.01"),
+        Decimal(10),
+        1,
+    )
+    assert universe["300750.SZ"].contract.price_limit_pct == Decimal(20)
+    assert universe["688981.SH"].contract.price_limit_pct == Decimal(20)
+    for etf in ("510300.SH", "159915.SZ"):
+        contract = universe[etf].contract
+        assert (contract.tick_size, contract.lot_size) == (Decimal("0.001"), 100)
+    tencent, hsbc = universe["00700.HK"].contract, universe["00005.HK"].contract
+    assert (tencent.lot_size, tencent.currency, tencent.tick_size) == (100, "HKD", Decimal("0.2"))
+    assert (hsbc.lot_size, hsbc.tick_size, hsbc.price_limit_pct) == (400, Decimal("0.05"), None)
+    apple = universe["AAPL.US"].contract
+    assert (apple.lot_size, apple.currency, apple.tick_size, apple.t_plus) == (
+        1,
+        "USD",
+        Decimal("0.01"),
+        0,
+    )
+
+
+def test_row_with_symbol_name_pre_close_takes_venue_defaults() -> None:
+    universe = build_universe(
+        [
+            ContractRow(symbol="601398.sh", name="工商银行", pre_close=Decimal("5.80")),
+            ContractRow(symbol="512880.SH", name="证券ETF", pre_close=Decimal("1.105")),
+            ContractRow(symbol="NVDA.US", pre_close=Decimal("0.5001")),
+        ]
+    )
+    icbc = universe["601398.SH"].contract
+    assert (icbc.name, icbc.currency, icbc.lot_size, icbc.tick_size, icbc.t_plus) == (
+        "工商银行",
+        "CNY",
+        100,
+        Decimal("0.01"),
+        1,
+    )
+    assert universe["512880.SH"].contract.tick_size == Decimal("0.001")
+    nvda = universe["NVDA.US"].contract
+    assert (nvda.name, nvda.tick_size, nvda.lot_size) == ("NVDA.US", Decimal("0.0001"), 1)
+
+
+def test_row_overrides_only_the_fields_it_gives() -> None:
+    universe = build_universe(
+        [
+            ContractRow(symbol="600519.SH", pre_close=Decimal("1600.00"), price_limit_pct="none"),
+            ContractRow(symbol="00700.HK", lot_size=200, tick_size=Decimal("0.5")),
+        ]
+    )
+    moutai = universe["600519.SH"].contract
+    assert (moutai.name, moutai.pre_close, moutai.price_limit_pct, moutai.lot_size) == (
+        "贵州茅台",
+        Decimal("1600.00"),
+        None,
+        100,
+    )
+    tencent = universe["00700.HK"]
+    assert (tencent.contract.lot_size, tencent.contract.tick_size) == (200, Decimal("0.5"))
+    assert tencent.ticks.tick_at(Decimal("5")) == Decimal("0.5")
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        (ContractRow(symbol="cu2601.SHFE", pre_close=Decimal(70000)), "futures"),
+        (ContractRow(symbol="900901.SH", pre_close=Decimal(1)), "known board"),
+        (ContractRow(symbol="601398.SH"), "pre_close is required"),
+        (ContractRow(symbol="09988.HK", pre_close=Decimal(80)), "lot_size is required"),
+        (ContractRow(symbol="601398.SH", pre_close=Decimal("5.805")), "not on the 0.01 tick"),
+        (ContractRow(symbol="00700.HK", pre_close=Decimal("480.1")), "not on the 0.2 tick"),
+        (ContractRow(symbol="600519.SH", currency="USD"), "currency USD"),
+        (ContractRow(symbol="600519.SH", multiplier=Decimal(10)), "futures only"),
+    ],
+)
+def test_impossible_rows_are_refused_naming_the_symbol(row: ContractRow, problem: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        build_universe([row])
+    assert row.symbol in caught.value.message
+    assert problem in caught.value.message
+    assert caught.value.details["symbol"] == row.symbol
+
+
+def test_unknown_venue_row_is_refused_naming_the_symbol() -> None:
+    with pytest.raises(ValidationFailed, match=r"ABC\.XX"):
+        ContractRow(symbol="ABC.XX", pre_close=Decimal(1))
+
+
+@pytest.mark.anyio
+async def test_broker_trades_configured_rows(sink) -> None:
+    settings = PaperSettings(
+        contracts=[ContractRow(symbol="601398.SH", name="工商银行", pre_close=Decimal("5.80"))]
+    )
+    broker = PaperBroker("paper", settings, sink)
+    symbols = [contract.symbol for contract in await broker.contracts()]
+    assert symbols[-1] == "601398.SH"
+    (quote,) = await broker.quotes(["601398.SH"])
+    assert (quote.last, quote.bid, quote.ask) == (Decimal("5.80"), Decimal("5.79"), Decimal("5.81"))
+
+
+def test_broker_refuses_impossible_configuration(sink) -> None:
+    settings = PaperSettings(contracts=[ContractRow(symbol="601398.SH")])
+    with pytest.raises(ValidationFailed, match=r"601398\.SH"):
+        PaperBroker("paper", settings, sink)
