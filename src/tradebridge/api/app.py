@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from tradebridge import __version__
 from tradebridge.api import openapi
+from tradebridge.api.body_limit import BodySizeLimit
 from tradebridge.api.deps import Authenticator
 from tradebridge.api.encoding import MsgspecResponse
 from tradebridge.api.engine_client import EngineClient
@@ -16,8 +17,6 @@ from tradebridge.api.security import TokenIssuer
 from tradebridge.bootstrap import prepare
 from tradebridge.config import Settings, load_settings
 from tradebridge.rpc import RpcClient
-
-MAX_BODY_BYTES = 1024 * 1024
 
 DESCRIPTION = """One REST + WebSocket API in front of many brokers.
 
@@ -49,7 +48,6 @@ def create_app(settings: Settings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=MsgspecResponse,
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.db = prepared.db
     app.state.engine_address = settings.engine.rpc_address
@@ -59,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         prepared.db,
     )
+    app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
     app.include_router(v1_router)
 

@@ -1,13 +1,37 @@
-"""Small pieces of socket handling shared by the RPC server, client and event bus."""
+"""Socket plumbing shared by the RPC server, client and event bus.
+
+Why not ``zmq.asyncio`` sockets for reading: they resolve one Future per received message and
+wake the awaiting task on a later loop iteration, which costs an extra loop iteration (and
+several ZMQ_EVENTS reads) per message on each side of the link. Here the event loop calls
+:class:`SocketReader` straight from its reader callback, which reads every waiting message and
+hands it to a plain function, so an answer reaches the waiting caller's future in the same
+loop iteration that noticed it. Sockets are still created from the (``zmq.asyncio``) context,
+as plain pyzmq sockets, and all sends are non-blocking, so nothing ever blocks the loop.
+
+The one subtlety is that ZeroMQ's file descriptor is edge-triggered and shared by sends and
+receives: it signals when the socket's state *changes*, and a send can swallow the signal for
+messages that arrived meanwhile. Hence the two rules :class:`SocketReader` follows: on every
+wake-up read until EAGAIN, and after a send made outside the reader callback, look at
+ZMQ_EVENTS again (:meth:`SocketReader.recheck`).
+
+This needs an event loop with ``add_reader``: any loop on Linux and macOS (asyncio, uvloop); on
+Windows the selector loop (``asyncio.WindowsSelectorEventLoopPolicy``), not the proactor.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import logging
+from collections.abc import Callable
 from typing import cast
 
 import zmq
 import zmq.asyncio
+
+log = logging.getLogger(__name__)
+
+#: Messages read per wake-up before yielding to other callbacks (a flood must not starve them).
+READ_BUDGET = 256
 
 
 def resolve_context(context: zmq.asyncio.Context | None) -> zmq.asyncio.Context:
@@ -17,36 +41,85 @@ def resolve_context(context: zmq.asyncio.Context | None) -> zmq.asyncio.Context:
 
 def open_socket(
     context: zmq.asyncio.Context, kind: int, options: dict[int, int] | None = None
-) -> zmq.asyncio.Socket:
-    """A new socket with LINGER 0, so closing it never waits for unsent messages."""
-    sock = context.socket(kind)
+) -> zmq.Socket[bytes]:
+    """A new plain (non-asyncio) socket with LINGER 0: closing never waits for unsent data.
+
+    Made by ``context.socket`` so that defaults set on the context (``context.setsockopt``,
+    e.g. CURVE keys) apply to it as well.
+    """
+    make_plain = cast("Callable[[zmq.asyncio.Context, int], zmq.asyncio.Socket]", zmq.Socket)
+    sock = cast("zmq.Socket[bytes]", context.socket(kind, socket_class=make_plain))
     sock.setsockopt(zmq.LINGER, 0)
     for option, value in (options or {}).items():
         sock.setsockopt(option, value)
     return sock
 
 
-def sent(send_result: Awaitable[object]) -> bool:
-    """Settle the future of a ``send(..., zmq.NOBLOCK)`` right away: True if the message was
-    queued, False if ZeroMQ would have had to wait (high-water mark reached, or no connected
-    peer on a socket with IMMEDIATE). Other ZeroMQ errors are raised.
+class SocketReader:
+    """Call ``on_message(frames)`` for every message that arrives on ``sock``.
 
-    pyzmq completes non-blocking sends synchronously as long as no blocking send is queued on
-    the socket, and nothing in this package ever does a blocking send, so there is nothing to
-    await: this keeps sending out of the event loop's scheduling entirely.
+    Runs on the event loop that is running when it is created, until :meth:`close`.
+    An exception from ``on_message`` is logged and the next message is read.
     """
-    future = cast("asyncio.Future[object]", send_result)
-    if not future.done():  # pragma: no cover - only if someone queued a blocking send
-        future.add_done_callback(_retrieve)
-        return True
-    error = future.exception()
-    if error is None:
-        return True
-    if isinstance(error, zmq.Again):
-        return False
-    raise error
 
+    def __init__(
+        self, sock: zmq.Socket[bytes], on_message: Callable[[list[bytes]], None], name: str
+    ) -> None:
+        self._sock = sock
+        self._on_message = on_message
+        self._name = name
+        self._loop = asyncio.get_running_loop()
+        self._fd = sock.FD
+        self._scheduled = False
+        self._closed = False
+        try:
+            self._loop.add_reader(self._fd, self._read)
+        except NotImplementedError as exc:  # pragma: no cover - Windows proactor loop
+            raise RuntimeError(
+                "tradebridge.rpc needs an event loop with add_reader; on Windows use "
+                "asyncio.WindowsSelectorEventLoopPolicy()"
+            ) from exc
+        self._schedule()  # messages may already be waiting, with no edge to come
 
-def _retrieve(future: asyncio.Future[object]) -> None:
-    if not future.cancelled():
-        future.exception()
+    def recheck(self) -> None:
+        """Call after sending on the socket outside ``on_message``: the send may have swallowed
+        the wake-up for messages that arrived meanwhile."""
+        if self._scheduled or self._closed:
+            return
+        if cast(int, self._sock.get(zmq.EVENTS)) & zmq.POLLIN:
+            self._schedule()
+
+    def close(self) -> None:
+        """Stop reading (call before closing the socket)."""
+        if not self._closed:
+            self._closed = True
+            self._loop.remove_reader(self._fd)
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._scheduled_read)
+
+    def _scheduled_read(self) -> None:
+        self._scheduled = False
+        self._read()
+
+    def _read(self) -> None:
+        if self._closed:
+            return
+        sock = self._sock
+        on_message = self._on_message
+        for _ in range(READ_BUDGET):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError as exc:
+                if not self._closed and exc.errno != zmq.ETERM:
+                    log.error("%s: receive failed: %s", self._name, exc)
+                return
+            try:
+                on_message(frames)
+            except Exception:  # one bad message must not stop the reader
+                log.exception("%s: failed to process a message; dropped", self._name)
+        self._schedule()  # more may be waiting: read them after the other ready callbacks

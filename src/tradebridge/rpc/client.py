@@ -2,7 +2,8 @@
 
 Calls
     A DEALER socket talks to the engine's ROUTER. Each call gets an integer id and a future;
-    one receive loop decodes answers and resolves the future with the same id, so any number of
+    the event loop's reader callback (``_sockets.SocketReader``) decodes answers and resolves
+    the future with the same id, so any number of
     calls share the socket and answers may come back in any order. A call costs one future and
     one timer, no task. Sends never wait: if ZeroMQ cannot take the message at once (no live
     connection, queue full) the call fails with ``EngineUnavailable`` on the spot.
@@ -43,7 +44,7 @@ import zmq.asyncio
 
 from tradebridge.domain.errors import EngineUnavailable, InternalError, Timeout
 from tradebridge.rpc import codec
-from tradebridge.rpc._sockets import open_socket, resolve_context, sent
+from tradebridge.rpc._sockets import SocketReader, open_socket, resolve_context
 
 __all__ = ["RpcClient"]
 
@@ -79,8 +80,8 @@ class RpcClient:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[msgspec.Raw]] = {}
         self._decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
-        self._sock: zmq.asyncio.Socket | None = None
-        self._receiver: asyncio.Task[None] | None = None
+        self._sock: zmq.Socket[bytes] | None = None
+        self._reader: SocketReader | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._connected = False
         self._up = asyncio.Event()
@@ -120,9 +121,7 @@ class RpcClient:
             heartbeat.cancel()
             await asyncio.wait([heartbeat])
         self._set_down("client closed")
-        receiver = self._close_socket()
-        if receiver is not None:
-            await asyncio.wait([receiver])
+        self._close_socket()
 
     async def call(
         self,
@@ -137,17 +136,16 @@ class RpcClient:
         Raises ``EngineUnavailable`` if the link is not up or goes down while waiting,
         ``Timeout`` if no answer comes in time, or the ``TradebridgeError`` the handler raised.
         """
-        sock = self._sock
-        if not self._connected or sock is None:
+        sock, reader = self._sock, self._reader
+        if not self._connected or sock is None or reader is None:
             raise EngineUnavailable(_UNAVAILABLE)
         request_id = next(self._ids)
         data = codec.encode_request(request_id, method, params)
         try:
-            queued = sent(sock.send(data, zmq.NOBLOCK))
+            sock.send(data, zmq.NOBLOCK)  # zmq.Again: no live connection, or queue full
         except zmq.ZMQError as exc:
             raise EngineUnavailable(_UNAVAILABLE) from exc
-        if not queued:
-            raise EngineUnavailable(_UNAVAILABLE)
+        reader.recheck()
 
         loop = asyncio.get_running_loop()
         future: asyncio.Future[msgspec.Raw] = loop.create_future()
@@ -181,19 +179,15 @@ class RpcClient:
             sock.close(linger=0)
             raise
         self._sock = sock
-        self._receiver = asyncio.create_task(
-            self._receive_loop(sock), name=f"rpc-client-recv {self._address}"
-        )
+        self._reader = SocketReader(sock, self._on_frames, f"RPC client {self._address}")
 
-    def _close_socket(self) -> asyncio.Task[None] | None:
-        """Close the socket; returns its receive task (cancelled, maybe not finished yet)."""
+    def _close_socket(self) -> None:
         sock, self._sock = self._sock, None
-        receiver, self._receiver = self._receiver, None
-        if receiver is not None:
-            receiver.cancel()
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
         if sock is not None:
             sock.close(linger=0)
-        return receiver
 
     def _set_down(self, reason: str) -> None:
         """Mark the link down and fail every pending call with ``EngineUnavailable``."""
@@ -219,35 +213,24 @@ class RpcClient:
                 self._set_down("link lost")
                 self._close_socket()
                 self._open_socket()
-            sock = self._sock
-            if sock is not None:
+            sock, reader = self._sock, self._reader
+            if sock is not None and reader is not None:
                 try:
-                    sent(sock.send(codec.PING, zmq.NOBLOCK))  # not queued while disconnected
+                    sock.send(codec.PING, zmq.NOBLOCK)
+                except zmq.Again:
+                    pass  # no live connection (IMMEDIATE): nothing is queued
                 except zmq.ZMQError as exc:
                     log.warning("RPC client could not ping %s: %s", self._address, exc)
+                reader.recheck()
             await asyncio.sleep(
                 self._heartbeat_s if self._connected else min(self._heartbeat_s, _DOWN_PING_S)
             )
 
-    async def _receive_loop(self, sock: zmq.asyncio.Socket) -> None:
-        while True:
-            try:
-                frames = await sock.recv_multipart()
-            except zmq.ZMQError as exc:
-                if sock.closed or exc.errno == zmq.ETERM:
-                    return
-                log.error("RPC client receive failed on %s: %s", self._address, exc)
-                await asyncio.sleep(self._heartbeat_s)  # do not spin on a persistent error
-                continue
-            if len(frames) != 1:
-                log.warning("RPC client dropped a message of %d frames (want 1)", len(frames))
-                continue
-            try:
-                self._on_frame(frames[0])
-            except Exception:  # never let one message end the loop
-                log.exception("RPC client failed to process a message; dropped")
-
-    def _on_frame(self, data: bytes) -> None:
+    def _on_frames(self, frames: list[bytes]) -> None:
+        if len(frames) != 1:
+            log.warning("RPC client dropped a message of %d frames (want 1)", len(frames))
+            return
+        data = frames[0]
         try:
             message = codec.decode_message(data)
         except msgspec.DecodeError as exc:

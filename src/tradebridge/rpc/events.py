@@ -17,10 +17,11 @@ Failure policy: drop, never block
     ``publish`` never waits, so a slow or stuck web process can never stall the engine loop.
     ZeroMQ keeps a bounded queue per subscriber and drops what does not fit for that subscriber
     alone (one slow reader never costs the others anything); a send ZeroMQ refuses outright is
-    dropped too, with one warning per episode. The subscriber reads its socket in a background
-    task (so ``alive`` stays true even while its owner is busy) into a bounded queue and drops
-    on overflow the same way. Events that matter carry a gap-free ``seq`` in their payload, so
-    a consumer that sees a gap repairs it from the store; the bus itself does not retransmit.
+    dropped too, with one warning per episode. The subscriber reads its socket from the event
+    loop's reader callback (so ``alive`` stays true even while its owner is busy with something
+    else) into a bounded queue, and drops on overflow the same way. Events that matter carry a
+    gap-free ``seq`` in their payload, so a consumer that sees a gap repairs it from the store;
+    the bus itself does not retransmit.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import time
 import zmq
 import zmq.asyncio
 
-from tradebridge.rpc._sockets import open_socket, resolve_context, sent
+from tradebridge.rpc._sockets import SocketReader, open_socket, resolve_context
 
 __all__ = ["HEARTBEAT_TOPIC", "EventPublisher", "EventSubscriber"]
 
@@ -63,7 +64,7 @@ class EventPublisher:
         self._address = address
         self._heartbeat_s = heartbeat_ms / 1000
         self._context = resolve_context(context)
-        self._sock: zmq.asyncio.Socket | None = None
+        self._sock: zmq.Socket[bytes] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._dropped = 0
 
@@ -99,9 +100,13 @@ class EventPublisher:
             self._sock.close(linger=0)
             self._sock = None
 
-    def _send(self, sock: zmq.asyncio.Socket, topic: bytes, payload: bytes) -> None:
+    def _send(self, sock: zmq.Socket[bytes], topic: bytes, payload: bytes) -> None:
         try:
-            ok = sent(sock.send_multipart((topic, payload), zmq.NOBLOCK))
+            sock.send(topic, zmq.SNDMORE | zmq.NOBLOCK)
+            sock.send(payload, zmq.NOBLOCK)
+            ok = True
+        except zmq.Again:
+            ok = False
         except zmq.ZMQError as exc:
             log.error("event publisher on %s failed to send: %s", self._address, exc)
             ok = False
@@ -141,8 +146,8 @@ class EventSubscriber:
         self._topics = list(topics)
         self._silent_s = SILENT_INTERVALS * heartbeat_ms / 1000
         self._context = resolve_context(context)
-        self._sock: zmq.asyncio.Socket | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._sock: zmq.Socket[bytes] | None = None
+        self._reader: SocketReader | None = None
         # None is the "closed" marker that wakes every waiting receive().
         self._queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._last_heard = float("-inf")
@@ -167,9 +172,7 @@ class EventSubscriber:
             sock.close(linger=0)
             raise
         self._sock = sock
-        self._reader = asyncio.create_task(
-            self._read_loop(sock), name=f"event-subscriber {self._address}"
-        )
+        self._reader = SocketReader(sock, self._on_frames, f"event subscriber {self._address}")
 
     async def receive(self) -> tuple[str, bytes]:
         """The next event as ``(topic, payload)``, in publishing order.
@@ -187,10 +190,9 @@ class EventSubscriber:
         if self._closed:
             return
         self._closed = True
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            await asyncio.wait([reader])
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._sock is not None:
             self._sock.close(linger=0)
             self._sock = None
@@ -198,44 +200,33 @@ class EventSubscriber:
             self._queue.get_nowait()
         self._queue.put_nowait(None)
 
-    async def _read_loop(self, sock: zmq.asyncio.Socket) -> None:
-        while True:
-            try:
-                frames = await sock.recv_multipart()
-            except zmq.ZMQError as exc:
-                if sock.closed or exc.errno == zmq.ETERM:
-                    return
-                log.error("event subscriber receive failed on %s: %s", self._address, exc)
-                await asyncio.sleep(self._silent_s)  # do not spin on a persistent error
-                continue
-            self._last_heard = time.monotonic()
-            if len(frames) != 2:
-                log.warning("event subscriber dropped a message of %d frames (want 2)", len(frames))
-                continue
-            topic, payload = frames
-            if topic == _HEARTBEAT_FRAME:
-                continue
-            try:
-                event = (topic.decode(), payload)
-            except UnicodeDecodeError:
+    def _on_frames(self, frames: list[bytes]) -> None:
+        self._last_heard = time.monotonic()
+        if len(frames) != 2:
+            log.warning("event subscriber dropped a message of %d frames (want 2)", len(frames))
+            return
+        topic, payload = frames
+        if topic == _HEARTBEAT_FRAME:
+            return
+        try:
+            event = (topic.decode(), payload)
+        except UnicodeDecodeError:
+            log.warning("event subscriber dropped an event with a non-UTF-8 topic %r", topic[:48])
+            return
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            if not self._dropped:
                 log.warning(
-                    "event subscriber dropped an event with a non-UTF-8 topic %r", topic[:48]
-                )
-                continue
-            try:
-                self._queue.put_nowait(event)
-            except asyncio.QueueFull:
-                if not self._dropped:
-                    log.warning(
-                        "event subscriber on %s is dropping events: its owner is not keeping up",
-                        self._address,
-                    )
-                self._dropped += 1
-                continue
-            if self._dropped:
-                log.warning(
-                    "event subscriber on %s delivering again after dropping %d events",
+                    "event subscriber on %s is dropping events: its owner is not keeping up",
                     self._address,
-                    self._dropped,
                 )
-                self._dropped = 0
+            self._dropped += 1
+            return
+        if self._dropped:
+            log.warning(
+                "event subscriber on %s delivering again after dropping %d events",
+                self._address,
+                self._dropped,
+            )
+            self._dropped = 0

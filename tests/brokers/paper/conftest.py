@@ -66,6 +66,12 @@ def sink() -> RecordingSink:
     return RecordingSink()
 
 
+@pytest.fixture(scope="session")
+def new_sink() -> Callable[[], RecordingSink]:
+    """A factory of fresh sinks, for hypothesis tests (which refuse function-scoped fixtures)."""
+    return RecordingSink
+
+
 @pytest.fixture
 def settings() -> PaperSettings:
     return PaperSettings(cash=CASH)

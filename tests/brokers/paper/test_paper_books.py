@@ -1,6 +1,6 @@
 """Cash and share freezes, cancels, P&L and the account summary of the paper broker."""
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
@@ -28,7 +28,7 @@ async def test_insufficient_funds_counts_cash_frozen_by_resting_buys(
     assert caught.value.details["reason"] == "insufficient_funds"
     assert sink.calls == []
     await broker.place_order(make_order(MOUTAI, "buy", 100, "1060.00"))  # exactly 106000 fits
-    assert (await broker.query_account()).available == D("0.00")
+    assert (await broker.query_account()).available == Decimal("0.00")
 
 
 async def test_market_buy_needs_cash_for_the_ask(broker, make_order) -> None:
@@ -40,7 +40,7 @@ async def test_buy_in_a_currency_without_cash_is_refused(sink, make_order) -> No
     from tradebridge.brokers.paper import PaperBroker
     from tradebridge.config import PaperSettings
 
-    broker = PaperBroker("paper", PaperSettings(cash={"CNY": D(1000)}), sink)
+    broker = PaperBroker("paper", PaperSettings(cash={"CNY": Decimal(1000)}), sink)
     with pytest.raises(OrderRejected, match=r"needs 2300\.10 USD, 0\.00 available"):
         await broker.place_order(make_order("AAPL.US", "buy", 10, "230.01"))
 
@@ -81,12 +81,12 @@ async def test_cancel_a_buy_releases_its_cash(broker, sink, make_order) -> None:
     update = sink.of("order")[0]
     assert (update.order_id, update.status, update.reason) == (order.id, OrderStatus.CANCELED, None)
     summary = sink.of("account")[0]
-    assert (summary.available, summary.frozen) == (D("1000000.00"), D("0.00"))
+    assert (summary.available, summary.frozen) == (Decimal("1000000.00"), Decimal("0.00"))
     assert [o.status for o in await broker.query_orders()] == [OrderStatus.CANCELED]
 
 
 async def test_cancel_a_partly_filled_buy_releases_the_rest(broker, make_order) -> None:
-    broker.set_quote(MOUTAI, last=D("1500.00"), ask_size=100)
+    broker.set_quote(MOUTAI, last=Decimal("1500.00"), ask_size=100)
     order = make_order(MOUTAI, "buy", 300, "1500.01")
     await broker.place_order(order)
 
@@ -94,9 +94,9 @@ async def test_cancel_a_partly_filled_buy_releases_the_rest(broker, make_order) 
 
     summary = await broker.query_account()
     assert (summary.cash, summary.available, summary.frozen) == (
-        D("849999.00"),
-        D("849999.00"),
-        D("0.00"),
+        Decimal("849999.00"),
+        Decimal("849999.00"),
+        Decimal("0.00"),
     )
     (record,) = await broker.query_orders()
     assert (record.status, record.filled_qty) == (OrderStatus.CANCELED, 100)
@@ -137,23 +137,33 @@ async def test_cancel_filled_or_unknown_order_is_not_cancelable(broker, make_ord
 
 async def test_realized_and_unrealized_pnl(broker, sink, make_order) -> None:
     await broker.place_order(make_order(MOUTAI, "buy", 100, "1500.01"))  # at 1500.01
-    broker.set_quote(MOUTAI, last=D("1510.00"))
+    broker.set_quote(MOUTAI, last=Decimal("1510.00"))
     await broker.place_order(make_order(MOUTAI, "buy", 100, "1510.01"))  # at 1510.01
-    broker.set_quote(MOUTAI, last=D("1520.00"))
+    broker.set_quote(MOUTAI, last=Decimal("1520.00"))
 
     (held,) = await broker.query_positions()
-    assert (held.qty, held.avg_cost, held.last_price) == (200, D("1505.01"), D("1520.00"))
-    assert (held.market_value, held.unrealized_pnl) == (D("304000.00"), D("2998.00"))
+    assert (held.qty, held.avg_cost, held.last_price) == (
+        200,
+        Decimal("1505.01"),
+        Decimal("1520.00"),
+    )
+    assert (held.market_value, held.unrealized_pnl) == (Decimal("304000.00"), Decimal("2998.00"))
 
     await broker.place_order(make_order(MOUTAI, "sell", 100, "1519.99"))  # at bid 1519.99
 
     (held,) = await broker.query_positions()
-    assert (held.qty, held.avg_cost, held.unrealized_pnl) == (100, D("1505.01"), D("1499.00"))
+    assert (held.qty, held.avg_cost, held.unrealized_pnl) == (
+        100,
+        Decimal("1505.01"),
+        Decimal("1499.00"),
+    )
     summary = await broker.query_account()
-    assert summary.realized_pnl == D("1498.00")
-    assert summary.cash == D("1000000") - D("150001") - D("151001") + D("151999")
-    assert summary.market_value == D("152000.00")
-    assert summary.unrealized_pnl == D("1499.00")
+    assert summary.realized_pnl == Decimal("1498.00")
+    assert summary.cash == Decimal("1000000") - Decimal("150001") - Decimal("151001") + Decimal(
+        "151999"
+    )
+    assert summary.market_value == Decimal("152000.00")
+    assert summary.unrealized_pnl == Decimal("1499.00")
     assert summary.equity == summary.cash + summary.market_value
 
 
@@ -168,10 +178,10 @@ async def test_sold_out_position_is_pushed_once_with_qty_zero(broker, sink, make
         MOUTAI,
         0,
         0,
-        D("0.00"),
+        Decimal("0.00"),
     )
     assert await broker.query_positions() == []
-    assert (await broker.query_account()).realized_pnl == D("-2.00")
+    assert (await broker.query_account()).realized_pnl == Decimal("-2.00")
 
 
 async def test_account_totals_are_in_the_base_currency_only(broker, make_order) -> None:
@@ -180,14 +190,22 @@ async def test_account_totals_are_in_the_base_currency_only(broker, make_order) 
     summary = await broker.query_account()
     assert (summary.currency, summary.cash, summary.market_value) == (
         "CNY",
-        D("1000000.00"),
-        D("0.00"),
+        Decimal("1000000.00"),
+        Decimal("0.00"),
     )
     hkd = next(b for b in summary.balances if b.currency == "HKD")
-    assert (hkd.cash, hkd.available, hkd.frozen) == (D("451980.00"), D("451980.00"), D("0.00"))
+    assert (hkd.cash, hkd.available, hkd.frozen) == (
+        Decimal("451980.00"),
+        Decimal("451980.00"),
+        Decimal("0.00"),
+    )
     assert [b.currency for b in summary.balances] == ["CNY", "HKD", "USD"]
     (held,) = await broker.query_positions()
-    assert (held.currency, held.avg_cost, held.market_value) == ("HKD", D("480.2"), D("48000.00"))
+    assert (held.currency, held.avg_cost, held.market_value) == (
+        "HKD",
+        Decimal("480.2"),
+        Decimal("48000.00"),
+    )
 
 
 async def test_hkd_base_currency_account(sink, settings, make_order) -> None:
@@ -200,8 +218,8 @@ async def test_hkd_base_currency_account(sink, settings, make_order) -> None:
     assert (summary.account, summary.currency, summary.cash, summary.market_value) == (
         "hk",
         "HKD",
-        D("451980.00"),
-        D("48000.00"),
+        Decimal("451980.00"),
+        Decimal("48000.00"),
     )
-    assert summary.equity == D("499980.00")
-    assert summary.unrealized_pnl == D("-20.00")
+    assert summary.equity == Decimal("499980.00")
+    assert summary.unrealized_pnl == Decimal("-20.00")

@@ -1,6 +1,6 @@
 """The fill model (API.md §6), driven through the real PaperBroker and a recording sink."""
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
@@ -29,14 +29,14 @@ async def test_buy_limit_above_the_ask_fills_at_the_ask(broker, sink, make_order
     await broker.place_order(order)
 
     (fill,) = sink.of("fill")
-    assert (fill.order_id, fill.qty, fill.price, fill.fee) == (order.id, 100, D("1500.01"), 0)
-    assert await cny(broker) == (D("849999.00"), D("849999.00"), D("0.00"))
+    assert (fill.order_id, fill.qty, fill.price, fill.fee) == (order.id, 100, Decimal("1500.01"), 0)
+    assert await cny(broker) == (Decimal("849999.00"), Decimal("849999.00"), Decimal("0.00"))
     held = await position(broker, MOUTAI)
-    assert (held.qty, held.available_qty, held.avg_cost) == (100, 100, D("1500.01"))
+    assert (held.qty, held.available_qty, held.avg_cost) == (100, 100, Decimal("1500.01"))
     assert (held.last_price, held.market_value, held.unrealized_pnl) == (
-        D("1500.00"),
-        D("150000.00"),
-        D("-1.00"),
+        Decimal("1500.00"),
+        Decimal("150000.00"),
+        Decimal("-1.00"),
     )
     assert (await status(broker, order)).status is OrderStatus.FILLED
 
@@ -57,7 +57,7 @@ async def test_immediate_fill_pushes_new_fill_position_account_in_order(
     assert (new.order_id, new.status, new.reason) == (order.id, OrderStatus.NEW, None)
     assert new.broker_order_id
     assert sink.of("position")[0].qty == 100
-    assert sink.of("account")[0].cash == D("849999.00")
+    assert sink.of("account")[0].cash == Decimal("849999.00")
 
 
 async def test_limit_below_the_ask_rests_then_fills_when_the_ask_comes_down(
@@ -67,17 +67,17 @@ async def test_limit_below_the_ask_rests_then_fills_when_the_ask_comes_down(
     await broker.place_order(order)
 
     assert sink.kinds() == ["order", "account"]
-    assert await cny(broker) == (D("1000000.00"), D("851000.00"), D("149000.00"))
+    assert await cny(broker) == (Decimal("1000000.00"), Decimal("851000.00"), Decimal("149000.00"))
 
     sink.clear()
-    broker.set_quote(MOUTAI, last=D("1495.00"))  # ask 1495.01: still above
+    broker.set_quote(MOUTAI, last=Decimal("1495.00"))  # ask 1495.01: still above
     assert sink.kinds() == ["quote"]
 
     sink.clear()
-    broker.set_quote(MOUTAI, last=D("1489.00"))  # ask 1489.01
+    broker.set_quote(MOUTAI, last=Decimal("1489.00"))  # ask 1489.01
     assert sink.kinds() == ["quote", "fill", "position", "account"]
-    assert sink.of("fill")[0].price == D("1489.01")
-    assert await cny(broker) == (D("851099.00"), D("851099.00"), D("0.00"))
+    assert sink.of("fill")[0].price == Decimal("1489.01")
+    assert await cny(broker) == (Decimal("851099.00"), Decimal("851099.00"), Decimal("0.00"))
     assert (await status(broker, order)).status is OrderStatus.FILLED
 
 
@@ -88,14 +88,12 @@ async def test_sell_limit_fills_at_the_bid(broker, sink, make_order) -> None:
     await broker.place_order(make_order(MOUTAI, "sell", 100, "1490.00"))
 
     (fill,) = sink.of("fill")
-    assert (fill.qty, fill.price) == (100, D("1499.99"))
+    assert (fill.qty, fill.price) == (100, Decimal("1499.99"))
     held = await position(broker, MOUTAI)
     assert (held.qty, held.available_qty) == (200, 200)
 
 
-async def test_sell_limit_above_the_bid_rests_until_the_bid_rises(
-    broker, sink, make_order
-) -> None:
+async def test_sell_limit_above_the_bid_rests_until_the_bid_rises(broker, sink, make_order) -> None:
     await broker.place_order(make_order(MOUTAI, "buy", 300, "1500.01"))
     sink.clear()
 
@@ -104,8 +102,8 @@ async def test_sell_limit_above_the_bid_rests_until_the_bid_rises(
     assert sink.of("position")[0].available_qty == 200
 
     sink.clear()
-    broker.set_quote(MOUTAI, last=D("1525.00"), bid=D("1524.00"))
-    assert sink.of("fill")[0].price == D("1524.00")
+    broker.set_quote(MOUTAI, last=Decimal("1525.00"), bid=Decimal("1524.00"))
+    assert sink.of("fill")[0].price == Decimal("1524.00")
     held = await position(broker, MOUTAI)
     assert (held.qty, held.available_qty) == (200, 200)
 
@@ -114,15 +112,21 @@ async def test_market_buy_and_sell_take_the_opposite_side(broker, sink, make_ord
     await broker.place_order(make_order("AAPL.US", "buy", 10))
     await broker.place_order(make_order("AAPL.US", "sell", 4))
 
-    assert [(f.qty, f.price) for f in sink.of("fill")] == [(10, D("230.01")), (4, D("229.99"))]
+    assert [(f.qty, f.price) for f in sink.of("fill")] == [
+        (10, Decimal("230.01")),
+        (4, Decimal("229.99")),
+    ]
     usd = next(b for b in (await broker.query_account()).balances if b.currency == "USD")
-    assert (usd.cash, usd.frozen) == (D("98619.86"), D("0.00"))  # 100000 - 2300.10 + 919.96
+    assert (usd.cash, usd.frozen) == (
+        Decimal("98619.86"),
+        Decimal("0.00"),
+    )  # 100000 - 2300.10 + 919.96
 
 
 async def test_partial_fill_by_displayed_size_then_remainder_fills_later(
     broker, sink, make_order
 ) -> None:
-    broker.set_quote(MOUTAI, last=D("1500.00"), ask_size=300)
+    broker.set_quote(MOUTAI, last=Decimal("1500.00"), ask_size=300)
     order = make_order(MOUTAI, "buy", 500, "1500.01")
     sink.clear()
 
@@ -133,15 +137,15 @@ async def test_partial_fill_by_displayed_size_then_remainder_fills_later(
     assert (await status(broker, order)).status is OrderStatus.PARTIALLY_FILLED
     (quote,) = await broker.quotes([MOUTAI])
     assert quote.ask_size == 0
-    assert await cny(broker) == (D("549997.00"), D("249995.00"), D("300002.00"))
+    assert await cny(broker) == (Decimal("549997.00"), Decimal("249995.00"), Decimal("300002.00"))
 
     sink.clear()
-    broker.set_quote(MOUTAI, last=D("1500.00"))  # sizes as last set: 300 on the ask again
-    assert [(f.qty, f.price) for f in sink.of("fill")] == [(200, D("1500.01"))]
+    broker.set_quote(MOUTAI, last=Decimal("1500.00"))  # sizes as last set: 300 on the ask again
+    assert [(f.qty, f.price) for f in sink.of("fill")] == [(200, Decimal("1500.01"))]
     record = await status(broker, order)
     assert (record.status, record.filled_qty) == (OrderStatus.FILLED, 500)
     assert (await broker.quotes([MOUTAI]))[0].ask_size == 100
-    assert await cny(broker) == (D("249995.00"), D("249995.00"), D("0.00"))
+    assert await cny(broker) == (Decimal("249995.00"), Decimal("249995.00"), Decimal("0.00"))
 
 
 async def test_resting_orders_fill_in_arrival_order(broker, sink, make_order) -> None:
@@ -151,14 +155,14 @@ async def test_resting_orders_fill_in_arrival_order(broker, sink, make_order) ->
     await broker.place_order(second)
     sink.clear()
 
-    broker.set_quote(MOUTAI, last=D("1480.00"), ask_size=400)
+    broker.set_quote(MOUTAI, last=Decimal("1480.00"), ask_size=400)
 
     assert [(f.order_id, f.qty) for f in sink.of("fill")] == [(first.id, 300), (second.id, 100)]
     assert (await status(broker, second)).status is OrderStatus.PARTIALLY_FILLED
 
 
 async def test_ioc_remainder_is_canceled(broker, sink, make_order) -> None:
-    broker.set_quote(MOUTAI, last=D("1500.00"), ask_size=300)
+    broker.set_quote(MOUTAI, last=Decimal("1500.00"), ask_size=300)
     order = make_order(MOUTAI, "buy", 500, "1500.01", tif=TimeInForce.IOC)
     sink.clear()
 
@@ -169,17 +173,17 @@ async def test_ioc_remainder_is_canceled(broker, sink, make_order) -> None:
     assert (canceled.status, canceled.reason) == (OrderStatus.CANCELED, "ioc: 200 unfilled")
     record = await status(broker, order)
     assert (record.status, record.filled_qty) == (OrderStatus.CANCELED, 300)
-    assert (await cny(broker))[2] == D("0.00")
+    assert (await cny(broker))[2] == Decimal("0.00")
 
 
 async def test_ioc_that_does_not_cross_is_canceled_whole(broker, sink, make_order) -> None:
     await broker.place_order(make_order(MOUTAI, "buy", 100, "1400.00", tif=TimeInForce.IOC))
     assert sink.kinds() == ["order", "order", "account"]
-    assert (await cny(broker))[2] == D("0.00")
+    assert (await cny(broker))[2] == Decimal("0.00")
 
 
 async def test_fok_fills_whole_or_is_canceled_whole(broker, sink, make_order) -> None:
-    broker.set_quote(MOUTAI, last=D("1500.00"), ask_size=300)
+    broker.set_quote(MOUTAI, last=Decimal("1500.00"), ask_size=300)
     sink.clear()
 
     too_big = make_order(MOUTAI, "buy", 400, "1500.01", tif=TimeInForce.FOK)
@@ -197,7 +201,7 @@ async def test_fok_fills_whole_or_is_canceled_whole(broker, sink, make_order) ->
 
 
 async def test_market_order_remainder_is_canceled(broker, sink, make_order) -> None:
-    broker.set_quote(MOUTAI, last=D("1500.00"), ask_size=100)
+    broker.set_quote(MOUTAI, last=Decimal("1500.00"), ask_size=100)
     sink.clear()
     order = make_order(MOUTAI, "buy", 300)
 
@@ -206,12 +210,12 @@ async def test_market_order_remainder_is_canceled(broker, sink, make_order) -> N
     assert sink.kinds() == ["order", "fill", "position", "account", "order", "account"]
     assert sink.of("fill")[0].qty == 100
     assert sink.of("order")[1].status is OrderStatus.CANCELED
-    assert (await cny(broker)) == (D("849999.00"), D("849999.00"), D("0.00"))
+    assert (await cny(broker)) == (Decimal("849999.00"), Decimal("849999.00"), Decimal("0.00"))
 
 
 async def test_market_order_without_an_opposite_side_is_canceled(broker, sink, make_order) -> None:
     await broker.place_order(make_order(MOUTAI, "buy", 100, "1500.01"))
-    broker.set_quote(MOUTAI, last=D("1500.00"), bid_size=0)
+    broker.set_quote(MOUTAI, last=Decimal("1500.00"), bid_size=0)
     sink.clear()
 
     await broker.place_order(make_order(MOUTAI, "sell", 100))
@@ -239,5 +243,5 @@ async def test_fills_are_recorded_as_trades(broker, make_order) -> None:
         MOUTAI,
         Side.BUY,
         100,
-        D("1500.01"),
+        Decimal("1500.01"),
     )

@@ -1,6 +1,6 @@
 """The simulated market (set_quote, quotes, status), connection calls and reset."""
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
@@ -16,57 +16,67 @@ MOUTAI = "600519.SH"
 async def test_initial_quotes_surround_pre_close(broker, now) -> None:
     moutai, etf, tencent = await broker.quotes([MOUTAI, "510300.SH", "00700.HK"])
     assert (moutai.last, moutai.bid, moutai.ask, moutai.pre_close) == (
-        D("1500.00"),
-        D("1499.99"),
-        D("1500.01"),
-        D("1500.00"),
+        Decimal("1500.00"),
+        Decimal("1499.99"),
+        Decimal("1500.01"),
+        Decimal("1500.00"),
     )
     assert (moutai.bid_size, moutai.ask_size, moutai.time) == (100_000, 100_000, now)
-    assert (etf.bid, etf.ask) == (D("3.999"), D("4.001"))
-    assert (tencent.bid, tencent.ask) == (D("479.8"), D("480.2"))
+    assert (etf.bid, etf.ask) == (Decimal("3.999"), Decimal("4.001"))
+    assert (tencent.bid, tencent.ask) == (Decimal("479.8"), Decimal("480.2"))
 
 
 async def test_set_quote_defaults_and_push(broker, sink) -> None:
-    quote = broker.set_quote(MOUTAI, last=D("1510.00"), bid_size=500, ask_size=700)
+    quote = broker.set_quote(MOUTAI, last=Decimal("1510.00"), bid_size=500, ask_size=700)
     assert sink.of("quote") == [quote]
     assert (quote.bid, quote.ask, quote.bid_size, quote.ask_size, quote.pre_close) == (
-        D("1509.99"),
-        D("1510.01"),
+        Decimal("1509.99"),
+        Decimal("1510.01"),
         500,
         700,
-        D("1500.00"),
+        Decimal("1500.00"),
     )
 
-    again = broker.set_quote(MOUTAI, last=D("1505.00"), bid=D("1504.00"), pre_close=D("1490.00"))
+    again = broker.set_quote(
+        MOUTAI, last=Decimal("1505.00"), bid=Decimal("1504.00"), pre_close=Decimal("1490.00")
+    )
     assert (again.bid, again.ask, again.bid_size, again.ask_size, again.pre_close) == (
-        D("1504.00"),
-        D("1505.01"),
+        Decimal("1504.00"),
+        Decimal("1505.01"),
         500,
         700,
-        D("1490.00"),
+        Decimal("1490.00"),
     )
     assert await broker.quotes([MOUTAI]) == [again]
 
 
 async def test_set_quote_at_an_hk_band_edge(broker) -> None:
-    quote = broker.set_quote("00005.HK", last=D("10.00"))
-    assert (quote.bid, quote.ask) == (D("9.99"), D("10.02"))
+    quote = broker.set_quote("00005.HK", last=Decimal("10.00"))
+    assert (quote.bid, quote.ask) == (Decimal("9.99"), Decimal("10.02"))
 
 
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"last": D(0)}, "last", "must be positive"),
-        ({"last": D("-1.00")}, "last", "must be positive"),
-        ({"last": D("NaN")}, "last", "must be positive"),
-        ({"last": D("1500.001")}, "last", "not a multiple of its tick 0.01"),
-        ({"last": D("1500.00"), "bid": D("1499.995")}, "bid", "tick"),
-        ({"last": D("1500.00"), "ask": D(0)}, "ask", "must be positive"),
-        ({"last": D("1500.00"), "pre_close": D("1.001")}, "pre_close", "tick"),
-        ({"last": D("1500.00"), "bid": D("1500.01")}, "bid", "must be below ask 1500.01"),
-        ({"last": D("1500.00"), "bid": D("1501"), "ask": D("1501")}, "bid", "below ask"),
-        ({"last": D("1500.00"), "bid_size": -1}, "bid_size", "must not be negative"),
-        ({"last": D("1500.00"), "ask_size": -5}, "ask_size", "must not be negative"),
+        ({"last": Decimal(0)}, "last", "must be positive"),
+        ({"last": Decimal("-1.00")}, "last", "must be positive"),
+        ({"last": Decimal("NaN")}, "last", "must be positive"),
+        ({"last": Decimal("1500.001")}, "last", "not a multiple of its tick 0.01"),
+        ({"last": Decimal("1500.00"), "bid": Decimal("1499.995")}, "bid", "tick"),
+        ({"last": Decimal("1500.00"), "ask": Decimal(0)}, "ask", "must be positive"),
+        ({"last": Decimal("1500.00"), "pre_close": Decimal("1.001")}, "pre_close", "tick"),
+        (
+            {"last": Decimal("1500.00"), "bid": Decimal("1500.01")},
+            "bid",
+            "must be below ask 1500.01",
+        ),
+        (
+            {"last": Decimal("1500.00"), "bid": Decimal("1501"), "ask": Decimal("1501")},
+            "bid",
+            "below ask",
+        ),
+        ({"last": Decimal("1500.00"), "bid_size": -1}, "bid_size", "must not be negative"),
+        ({"last": Decimal("1500.00"), "ask_size": -5}, "ask_size", "must not be negative"),
     ],
 )
 async def test_set_quote_validation_names_the_field(broker, sink, fields, field, message) -> None:
@@ -79,7 +89,7 @@ async def test_set_quote_validation_names_the_field(broker, sink, fields, field,
 
 async def test_unknown_symbols_are_not_found(broker) -> None:
     with pytest.raises(NotFound):
-        broker.set_quote("000002.SZ", last=D("10.00"))
+        broker.set_quote("000002.SZ", last=Decimal("10.00"))
     with pytest.raises(NotFound):
         await broker.quotes([MOUTAI, "000002.SZ"])
     with pytest.raises(NotFound):
@@ -123,7 +133,7 @@ async def test_reset(broker, sink, make_order) -> None:
     open_sell = make_order(MOUTAI, "sell", 100, "1600.00")
     await broker.place_order(open_buy)
     await broker.place_order(open_sell)
-    broker.set_quote(MOUTAI, last=D("1450.00"), ask_size=10)
+    broker.set_quote(MOUTAI, last=Decimal("1450.00"), ask_size=10)
     sink.clear()
 
     broker.reset()
@@ -140,22 +150,26 @@ async def test_reset(broker, sink, make_order) -> None:
 
     summary = sink.of("account")[-1]
     assert (summary.cash, summary.frozen, summary.realized_pnl) == (
-        D("1000000.00"),
-        D("0.00"),
-        D("0.00"),
+        Decimal("1000000.00"),
+        Decimal("0.00"),
+        Decimal("0.00"),
     )
     assert {(b.currency, b.cash, b.frozen) for b in summary.balances} == {
-        ("CNY", D("1000000.00"), D("0.00")),
-        ("HKD", D("500000.00"), D("0.00")),
-        ("USD", D("100000.00"), D("0.00")),
+        ("CNY", Decimal("1000000.00"), Decimal("0.00")),
+        ("HKD", Decimal("500000.00"), Decimal("0.00")),
+        ("USD", Decimal("100000.00"), Decimal("0.00")),
     }
     assert await broker.query_positions() == []
     (quote,) = await broker.quotes([MOUTAI])
-    assert (quote.last, quote.ask, quote.ask_size) == (D("1500.00"), D("1500.01"), 100_000)
+    assert (quote.last, quote.ask, quote.ask_size) == (
+        Decimal("1500.00"),
+        Decimal("1500.01"),
+        100_000,
+    )
     statuses = {o.order_id: o.status for o in await broker.query_orders()}
     assert statuses[open_buy.id] is OrderStatus.CANCELED
     assert len(await broker.query_trades()) == 2  # history is kept
 
     sink.clear()
-    broker.set_quote(MOUTAI, last=D("1300.00"))
+    broker.set_quote(MOUTAI, last=Decimal("1300.00"))
     assert sink.kinds() == ["quote"]  # canceled orders no longer rest

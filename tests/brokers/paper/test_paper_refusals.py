@@ -1,6 +1,6 @@
 """Orders the paper broker refuses: every refusal raises before any sink call."""
 
-from decimal import Decimal as D
+from decimal import Decimal
 
 import msgspec
 import pytest
@@ -90,4 +90,4 @@ async def test_the_same_order_cannot_be_placed_twice(broker, sink, make_order) -
     with pytest.raises(ValidationFailed, match="already placed"):
         await broker.place_order(order)
     assert sink.calls == []
-    assert (await broker.query_account()).frozen == D("149000.00")
+    assert (await broker.query_account()).frozen == Decimal("149000.00")

@@ -12,10 +12,10 @@ from tradebridge.brokers.paper.universe import (
     CnBoard,
     build_universe,
     cn_board,
-    hk_tick,
 )
 from tradebridge.config import ContractRow, PaperSettings
 from tradebridge.domain.errors import ValidationFailed
+from tradebridge.domain.rules import hk_tick, us_tick
 
 
 @pytest.mark.parametrize(
@@ -44,6 +44,14 @@ from tradebridge.domain.errors import ValidationFailed
 )
 def test_hk_tick_follows_the_spread_table(price: str, tick: str) -> None:
     assert hk_tick(Decimal(price)) == Decimal(tick)
+
+
+def test_ladders_agree_with_the_domain_tick_functions() -> None:
+    prices = [Decimal(n) / 1000 for n in range(1, 1000)] + [Decimal(n) for n in range(1, 10_000, 7)]
+    prices += [lower for lower, _ in HK_TICKS.bands] + [Decimal(1), Decimal("0.9999")]
+    for price in prices:
+        assert HK_TICKS.tick_at(price) == hk_tick(price), price
+        assert US_TICKS.tick_at(price) == us_tick(price), price
 
 
 @pytest.mark.parametrize(

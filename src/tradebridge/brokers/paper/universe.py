@@ -18,6 +18,7 @@ from tradebridge.config import ContractRow
 from tradebridge.domain.errors import ValidationFailed
 from tradebridge.domain.models import Contract
 from tradebridge.domain.money import is_on_tick
+from tradebridge.domain.rules import HK_TICK_BANDS, HK_TOP_TICK
 from tradebridge.domain.symbols import MARKET_CURRENCY, Market, Venue, market_of, venue_of
 
 
@@ -56,33 +57,21 @@ class TickLadder:
         return min(tick for _, tick in self.bands)
 
 
-def _ladder(*bands: tuple[str, str]) -> TickLadder:
-    return TickLadder(tuple((Decimal(lower), Decimal(tick)) for lower, tick in bands))
-
-
-HK_TICKS = _ladder(
-    ("0", "0.001"),
-    ("0.25", "0.005"),
-    ("0.50", "0.01"),
-    ("10", "0.02"),
-    ("20", "0.05"),
-    ("100", "0.1"),
-    ("200", "0.2"),
-    ("500", "0.5"),
-    ("1000", "1"),
-    ("2000", "2"),
-    ("5000", "5"),
+HK_TICKS = TickLadder(
+    tuple(
+        zip(
+            (Decimal(0), *(upper for upper, _ in HK_TICK_BANDS)),
+            (*(tick for _, tick in HK_TICK_BANDS), HK_TOP_TICK),
+            strict=True,
+        )
+    )
 )
-"""The HKEX spread table (MARKET_RULES.md)."""
+"""The HKEX spread table of `domain.rules` (upper bounds there), as lower-bounded bands."""
 
-US_TICKS = _ladder(("0", "0.0001"), ("1", "0.01"))
+US_TICKS = TickLadder(((Decimal(0), Decimal("0.0001")), (Decimal(1), Decimal("0.01"))))
+"""US stocks: sub-penny below $1 (`domain.rules.us_tick`)."""
 CN_STOCK_TICKS = TickLadder.fixed(Decimal("0.01"))
 CN_FUND_TICKS = TickLadder.fixed(Decimal("0.001"))
-
-
-def hk_tick(price: Decimal) -> Decimal:
-    """Tick of an HK stock at `price`, by the HKEX spread table."""
-    return HK_TICKS.tick_at(price)
 
 
 class CnBoard(StrEnum):
