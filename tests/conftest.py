@@ -64,8 +64,9 @@ class Server:
 
     def login(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
         with self.client() as c:
-            response = c.post("/api/v1/auth/token",
-                              data={"username": username, "password": password})
+            response = c.post(
+                "/api/v1/auth/token", data={"username": username, "password": password}
+            )
         response.raise_for_status()
         return str(response.json()["access_token"])
 

@@ -8,7 +8,6 @@ import warnings
 import httpx
 import jwt
 import pytest
-
 from tests.conftest import ADMIN_PASSWORD, Server
 
 
@@ -22,10 +21,12 @@ def test_health_needs_no_credentials(server: Server) -> None:
 
 def test_login_with_form_and_json(server: Server) -> None:
     with server.client() as client:
-        form = client.post("/api/v1/auth/token",
-                           data={"username": "admin", "password": ADMIN_PASSWORD})
-        as_json = client.post("/api/v1/auth/token",
-                              json={"username": "admin", "password": ADMIN_PASSWORD})
+        form = client.post(
+            "/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        as_json = client.post(
+            "/api/v1/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
+        )
     for response in (form, as_json):
         assert response.status_code == 200
         body = response.json()
@@ -36,13 +37,19 @@ def test_login_with_form_and_json(server: Server) -> None:
 
 @pytest.mark.parametrize(
     ("username", "password"),
-    [("admin", "wrong"), ("admin", "admin"), ("admin", "password"), ("nobody", ADMIN_PASSWORD),
-     ("root", "root")],
+    [
+        ("admin", "wrong"),
+        ("admin", "admin"),
+        ("admin", "password"),
+        ("nobody", ADMIN_PASSWORD),
+        ("root", "root"),
+    ],
 )
 def test_wrong_credentials_are_unauthorized(server: Server, username: str, password: str) -> None:
     with server.client() as client:
-        response = client.post("/api/v1/auth/token",
-                               data={"username": username, "password": password})
+        response = client.post(
+            "/api/v1/auth/token", data={"username": username, "password": password}
+        )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthorized"
 
@@ -50,8 +57,9 @@ def test_wrong_credentials_are_unauthorized(server: Server, username: str, passw
 def test_login_needs_both_fields(server: Server) -> None:
     with server.client() as client:
         missing = client.post("/api/v1/auth/token", json={"username": "admin"})
-        malformed = client.post("/api/v1/auth/token", content=b"{",
-                                headers={"Content-Type": "application/json"})
+        malformed = client.post(
+            "/api/v1/auth/token", content=b"{", headers={"Content-Type": "application/json"}
+        )
     assert missing.status_code == 422
     assert missing.json()["error"]["code"] == "validation_error"
     assert malformed.status_code == 400
@@ -85,8 +93,7 @@ def _token_signed_with_test() -> str:
     ],
     ids=["none", "garbage", "basic", "alg-none", "secret-test", "unknown-key"],
 )
-def test_protected_routes_refuse_bad_credentials(server: Server, headers: dict[str, str]
-                                                 ) -> None:
+def test_protected_routes_refuse_bad_credentials(server: Server, headers: dict[str, str]) -> None:
     with httpx.Client(base_url=server.base_url, headers=headers) as client:
         for path in ("/api/v1/accounts", "/api/v1/accounts/paper/orders"):
             response = client.get(path)

@@ -27,8 +27,11 @@ BAD_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("unknown side", GOOD | {"side": "long"}, "validation_error"),
     ("unknown type", GOOD | {"type": "stop"}, "validation_error"),
     ("unknown time in force", GOOD | {"time_in_force": "forever"}, "validation_error"),
-    ("limit without price", {k: v for k, v in GOOD.items() if k != "limit_price"},
-     "validation_error"),
+    (
+        "limit without price",
+        {k: v for k, v in GOOD.items() if k != "limit_price"},
+        "validation_error",
+    ),
     ("market with price", GOOD | {"type": "market"}, "validation_error"),
     ("negative price", GOOD | {"limit_price": "-1"}, "validation_error"),
     ("price not a number", GOOD | {"limit_price": "abc"}, "validation_error"),
@@ -77,23 +80,29 @@ def test_refusals_are_recorded_and_change_no_balance(
 
 
 def test_malformed_json_is_bad_request(api: httpx.Client) -> None:
-    response = api.post(ORDERS, content=b'{"symbol": ', headers={"Content-Type": "application/json"})
+    response = api.post(
+        ORDERS, content=b'{"symbol": ', headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
 
 
 def test_wrong_content_type_is_bad_request(api: httpx.Client) -> None:
     before = state(api)
-    response = api.post(ORDERS, content=b'{"symbol": "600519.SH"}',
-                        headers={"Content-Type": "text/plain"})
+    response = api.post(
+        ORDERS, content=b'{"symbol": "600519.SH"}', headers={"Content-Type": "text/plain"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
     assert state(api) == before
 
 
 def test_body_over_one_mebibyte_is_refused(api: httpx.Client) -> None:
-    response = api.post(ORDERS, content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
-                        headers={"Content-Type": "application/json"})
+    response = api.post(
+        ORDERS,
+        content=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
 

@@ -47,9 +47,10 @@ def test_marketable_buy_fills_at_the_ask_and_books_balance(api: httpx.Client) ->
 def test_resting_order_fills_when_the_market_moves_through_it(api: httpx.Client) -> None:
     order = place(api, limit_price="1490.00", client_order_id=cid()).json()
     assert order["status"] == "new"
-    quote = api.post("/api/v1/paper/paper/quotes",
-                     json={"symbol": SYMBOL, "last": "1489.00", "bid": "1488.99",
-                           "ask": "1489.01"})
+    quote = api.post(
+        "/api/v1/paper/paper/quotes",
+        json={"symbol": SYMBOL, "last": "1489.00", "bid": "1488.99", "ask": "1489.01"},
+    )
     assert quote.status_code == 200
     filled = api.get(f"{ORDERS}/{order['id']}").json()
     assert filled["status"] == "filled"
@@ -74,8 +75,9 @@ def test_cancel_then_cancel_again_is_not_cancelable(api: httpx.Client) -> None:
 
 
 def test_cancel_all_cancels_every_open_order(api: httpx.Client) -> None:
-    ids = {place(api, limit_price=f"14{i}0.00", client_order_id=cid()).json()["id"]
-           for i in range(3)}
+    ids = {
+        place(api, limit_price=f"14{i}0.00", client_order_id=cid()).json()["id"] for i in range(3)
+    }
     response = api.delete(ORDERS)
     assert response.status_code == 200
     statuses = {o["id"]: o["status"] for o in response.json()}
@@ -102,8 +104,9 @@ def test_retry_with_same_client_order_id_returns_the_original(api: httpx.Client)
     second = place(api, limit_price="1400.00", client_order_id=key)
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json()["id"] == first.json()["id"]
-    matching = [o for o in api.get(ORDERS, params={"limit": 1000}).json()
-                if o["client_order_id"] == key]
+    matching = [
+        o for o in api.get(ORDERS, params={"limit": 1000}).json() if o["client_order_id"] == key
+    ]
     assert len(matching) == 1
 
 
@@ -119,8 +122,13 @@ def test_same_client_order_id_with_other_parameters_conflicts(api: httpx.Client)
 
 def test_concurrent_retries_create_one_order(api: httpx.Client, admin_token: str) -> None:
     key = cid()
-    body = {"symbol": SYMBOL, "side": "buy", "qty": 100, "limit_price": "1400.00",
-            "client_order_id": key}
+    body = {
+        "symbol": SYMBOL,
+        "side": "buy",
+        "qty": 100,
+        "limit_price": "1400.00",
+        "client_order_id": key,
+    }
 
     def post(_: int) -> httpx.Response:
         with httpx.Client(base_url=str(api.base_url), headers=dict(api.headers)) as c:
@@ -147,8 +155,7 @@ def test_refused_order_is_recorded_as_rejected(api: httpx.Client) -> None:
 
 
 def test_list_pages_ascending_with_after(api: httpx.Client) -> None:
-    ids = [place(api, limit_price="1300.00", client_order_id=cid()).json()["id"]
-           for _ in range(4)]
+    ids = [place(api, limit_price="1300.00", client_order_id=cid()).json()["id"] for _ in range(4)]
     latest_two = api.get(ORDERS, params={"limit": 2}).json()
     assert [o["id"] for o in latest_two] == ids[2:]
     page = api.get(ORDERS, params={"after": ids[0], "limit": 2}).json()

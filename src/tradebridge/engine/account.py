@@ -8,10 +8,10 @@ All methods run on the engine loop, so the in-memory state needs no locks.
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import msgspec
 from sqlalchemy import Engine
@@ -27,13 +27,13 @@ from tradebridge.domain.enums import (
     TradingState,
 )
 from tradebridge.domain.errors import (
-    BrokerUnavailable,
     DuplicateClientOrderId,
     IllegalTransition,
     NotCancelable,
     NotFound,
     OrderRejected,
     Timeout,
+    TradebridgeError,
 )
 from tradebridge.domain.models import AccountSummary, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import (
@@ -44,7 +44,7 @@ from tradebridge.domain.orders import (
     new_order,
     transition,
 )
-from tradebridge.domain.rules import tick_size_at
+from tradebridge.domain.ticks import ladder_for
 from tradebridge.engine.checks import (
     AccountView,
     Refusal,
@@ -64,6 +64,7 @@ from tradebridge.ids import IdGenerator
 from tradebridge.store import queries
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RECENT_CLOSED_ORDERS = 10_000
 """Closed orders kept in memory for quick reads and idempotent retries; older ones are read
@@ -230,26 +231,25 @@ class AccountRuntime(BrokerSink):
         raise OrderRejected(refusal.reason, refusal.message, {"order_id": order.id})
 
     async def _send(self, order: Order) -> None:
+        """Hand the order to the broker. A refusal, or a failure that means the order never
+        left, records it as rejected; a timeout leaves it `pending_new`: the broker may have
+        it, and reconciliation settles which."""
         try:
             await asyncio.wait_for(self.broker.place_order(order), self._broker_timeout_s)
-        except OrderRejected as refused:
-            current = self._open.get(order.id)
-            if current is not None:
-                self._store(
-                    transition(current, OrderStatus.REJECTED, _now(), reason=refused.reason.value)
-                )
-            await self._journal.commit()
-            raise OrderRejected(
-                refused.reason, refused.message, {**refused.details, "order_id": order.id}
-            ) from None
         except TimeoutError:
             raise Timeout(
                 f"the broker did not acknowledge order {order.id} in time; it stays pending_new "
                 "until the broker answers",
                 {"order_id": order.id},
             ) from None
-        except BrokerUnavailable as exc:
-            raise BrokerUnavailable(exc.message, {"order_id": order.id}) from None
+        except TradebridgeError as refused:
+            reason = refused.reason.value if isinstance(refused, OrderRejected) else refused.code
+            current = self._open.get(order.id)
+            if current is not None:
+                self._store(transition(current, OrderStatus.REJECTED, _now(), reason=reason))
+            await self._journal.commit()
+            refused.details = {**refused.details, "order_id": order.id}
+            raise
         await self._journal.commit()
 
     async def cancel(self, order_id: str) -> Order:
@@ -338,13 +338,19 @@ class AccountRuntime(BrokerSink):
                 after=query.after,
             )
 
-    def positions(self) -> list[Position]:
-        return sorted(self._positions.values(), key=lambda p: p.symbol)
+    async def positions(self) -> list[Position]:
+        """Asked of the broker, so prices and valuations are current."""
+        positions = await self._ask_broker(self.broker.query_positions(), "positions")
+        return sorted(positions, key=lambda p: p.symbol)
 
-    def summary(self) -> AccountSummary:
-        if self._summary is None:
-            raise BrokerUnavailable(f"account {self.id} has not reported its balances yet")
-        return self._summary
+    async def summary(self) -> AccountSummary:
+        return await self._ask_broker(self.broker.query_account(), "the account summary")
+
+    async def _ask_broker(self, query: Awaitable[T], what: str) -> T:
+        try:
+            return await asyncio.wait_for(query, self._broker_timeout_s)
+        except TimeoutError:
+            raise Timeout(f"the broker did not send {what} in time") from None
 
     def quotes(self, symbols: list[str]) -> list[Quote]:
         missing = [s for s in symbols if s not in self._quotes]
@@ -393,7 +399,7 @@ class AccountRuntime(BrokerSink):
         contract = self._contracts[order.symbol]
         try:
             updated = apply_fill(
-                order, fill.qty, fill.price, tick_size_at(contract, fill.price), fill.time
+                order, fill.qty, fill.price, ladder_for(contract).tick_at(fill.price), fill.time
             )
         except IllegalTransition as refused:
             log.warning("account %s: refused fill: %s", self.id, refused.message)

@@ -15,10 +15,9 @@ from tradebridge.config import RiskSettings
 from tradebridge.domain.enums import OrderType, RejectReason, Side
 from tradebridge.domain.errors import ValidationFailed
 from tradebridge.domain.models import Balance, Contract, Position, Quote
-from tradebridge.domain.money import is_on_tick
 from tradebridge.domain.orders import OrderRequest
-from tradebridge.domain.rules import tick_size_at
 from tradebridge.domain.symbols import Market, market_of
+from tradebridge.domain.ticks import ladder_for
 
 
 class Refusal(Exception):
@@ -81,8 +80,9 @@ def check_order(
         )
     price = request.limit_price
     if price is not None:
-        tick = tick_size_at(contract, price)
-        if not is_on_tick(price, tick):
+        ladder = ladder_for(contract)
+        if not ladder.is_on_tick(price):
+            tick = ladder.tick_at(price)
             raise Refusal(
                 RejectReason.INVALID_TICK_SIZE,
                 f"limit_price {price} is not a multiple of the tick {tick} of {contract.symbol}",

@@ -61,7 +61,7 @@ class Journal:
         self._on_committed = on_committed
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self._pending = _Batch()
-        self._writing = False
+        self._inflight: _Batch | None = None
         self._scheduled = False
         self._failure: BaseException | None = None
 
@@ -87,15 +87,25 @@ class Journal:
         self._schedule()
 
     async def commit(self) -> None:
-        """Wait until everything staged so far is durable; raise if it cannot be."""
+        """Wait until everything staged so far is durable; raise if it cannot be.
+
+        Batches are written in order, so waiting for the newest one (staged, or already
+        being written) covers every change before it.
+        """
         if self._failure is not None:
             raise InternalError(f"the journal cannot write: {self._failure}")
-        batch = self._pending
-        if batch.empty():
+        batch = self._pending if not self._pending.empty() else self._inflight
+        if batch is None:
             return
+        await asyncio.shield(self._waiter(batch))
+
+    @staticmethod
+    def _waiter(batch: _Batch) -> asyncio.Future[None]:
         if batch.waiter is None:
             batch.waiter = asyncio.get_running_loop().create_future()
-        await asyncio.shield(batch.waiter)
+            # A failed batch may have no one waiting; mark its error as seen.
+            batch.waiter.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return batch.waiter
 
     async def drain(self) -> None:
         """Write what is staged (used at shutdown); failures were already reported."""
@@ -106,19 +116,20 @@ class Journal:
         self._executor.shutdown(wait=True)
 
     def _schedule(self) -> None:
-        if not self._writing and not self._scheduled:
+        if self._inflight is None and not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._start_write)
 
     def _start_write(self) -> None:
         self._scheduled = False
-        if self._writing or self._pending.empty():
+        if self._inflight is not None or self._pending.empty():
             return
         batch, self._pending = self._pending, _Batch()
         if self._failure is not None:
             self._fail(batch)
             return
-        self._writing = True
+        self._inflight = batch
+        self._waiter(batch)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, self._write, batch)
         future.add_done_callback(lambda f: self._finish(batch, f))
@@ -152,7 +163,7 @@ class Journal:
                 )
 
     def _finish(self, batch: _Batch, future: asyncio.Future[None]) -> None:
-        self._writing = False
+        self._inflight = None
         error = future.exception()
         if error is not None:
             log.critical("journal write failed; refusing further changes: %s", error)

@@ -77,10 +77,10 @@ class EngineService:
         return [account.info() for account in self._accounts.values()]
 
     async def summary(self, ref: AccountRef) -> AccountSummary:
-        return self._account(ref.account).summary()
+        return await self._account(ref.account).summary()
 
     async def positions(self, ref: AccountRef) -> list[Position]:
-        return self._account(ref.account).positions()
+        return await self._account(ref.account).positions()
 
     async def ping(self, ref: AccountRef) -> Pong:
         account = self._account(ref.account)

@@ -9,12 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradebridge.brokers.paper import PaperBroker
-from tradebridge.brokers.paper.universe import TickLadder, build_universe
+from tradebridge.brokers.paper.universe import build_universe
 from tradebridge.config import PaperSettings
 from tradebridge.domain.enums import OrderType, Side, TimeInForce
 from tradebridge.domain.errors import NotCancelable, OrderRejected
 from tradebridge.domain.money import round_money
 from tradebridge.domain.orders import Order, OrderRequest, new_order
+from tradebridge.domain.ticks import TickLadder
 from tradebridge.ids import IdGenerator
 
 UNIVERSE = build_universe([])

@@ -1,85 +1,13 @@
-"""The built-in universe, venue defaults, tick ladders and configured contract rows."""
+"""The built-in universe, venue defaults and configured contract rows."""
 
 from decimal import Decimal
 
 import pytest
 
 from tradebridge.brokers.paper import PaperBroker
-from tradebridge.brokers.paper.universe import (
-    BUILT_IN,
-    HK_TICKS,
-    US_TICKS,
-    CnBoard,
-    build_universe,
-    cn_board,
-)
+from tradebridge.brokers.paper.universe import BUILT_IN, CnBoard, build_universe, cn_board
 from tradebridge.config import ContractRow, PaperSettings
 from tradebridge.domain.errors import ValidationFailed
-from tradebridge.domain.rules import hk_tick, us_tick
-
-
-@pytest.mark.parametrize(
-    ("price", "tick"),
-    [
-        ("0.01", "0.001"),
-        ("0.249", "0.001"),
-        ("0.25", "0.005"),
-        ("0.495", "0.005"),
-        ("0.50", "0.01"),
-        ("9.99", "0.01"),
-        ("10", "0.02"),
-        ("19.98", "0.02"),
-        ("20", "0.05"),
-        ("99.95", "0.05"),
-        ("100", "0.1"),
-        ("199.9", "0.1"),
-        ("200", "0.2"),
-        ("500", "0.5"),
-        ("1000", "1"),
-        ("2000", "2"),
-        ("4998", "2"),
-        ("5000", "5"),
-        ("99995", "5"),
-    ],
-)
-def test_hk_tick_follows_the_spread_table(price: str, tick: str) -> None:
-    assert hk_tick(Decimal(price)) == Decimal(tick)
-
-
-def test_ladders_agree_with_the_domain_tick_functions() -> None:
-    prices = [Decimal(n) / 1000 for n in range(1, 1000)] + [Decimal(n) for n in range(1, 10_000, 7)]
-    prices += [lower for lower, _ in HK_TICKS.bands] + [Decimal(1), Decimal("0.9999")]
-    for price in prices:
-        assert HK_TICKS.tick_at(price) == hk_tick(price), price
-        assert US_TICKS.tick_at(price) == us_tick(price), price
-
-
-@pytest.mark.parametrize(
-    ("price", "down", "up"),
-    [
-        ("10.00", "9.99", "10.02"),
-        ("0.50", "0.495", "0.51"),
-        ("100.0", "99.95", "100.1"),
-        ("5000", "4998", "5005"),
-        ("480.0", "479.8", "480.2"),
-    ],
-)
-def test_hk_steps_at_band_edges_use_the_tick_on_each_side(price: str, down: str, up: str) -> None:
-    assert HK_TICKS.step_down(Decimal(price)) == Decimal(down)
-    assert HK_TICKS.step_up(Decimal(price)) == Decimal(up)
-
-
-def test_hk_on_tick_checks_the_band_of_the_price() -> None:
-    assert HK_TICKS.is_on_tick(Decimal("10.02"))
-    assert not HK_TICKS.is_on_tick(Decimal("10.01"))
-    assert HK_TICKS.is_on_tick(Decimal("9.99"))
-    assert HK_TICKS.step_down(Decimal("0.001")) is None
-
-
-def test_us_tick_is_a_hundredth_from_one_dollar() -> None:
-    assert US_TICKS.tick_at(Decimal("0.9999")) == Decimal("0.0001")
-    assert US_TICKS.tick_at(Decimal(1)) == Decimal("0.01")
-    assert US_TICKS.step_down(Decimal("1.00")) == Decimal("0.9999")
 
 
 @pytest.mark.parametrize(
@@ -155,7 +83,7 @@ def test_row_overrides_only_the_fields_it_gives() -> None:
     universe = build_universe(
         [
             ContractRow(symbol="600519.SH", pre_close=Decimal("1600.00"), price_limit_pct="none"),
-            ContractRow(symbol="00700.HK", lot_size=200, tick_size=Decimal("0.5")),
+            ContractRow(symbol="00700.HK", lot_size=200),
         ]
     )
     moutai = universe["600519.SH"].contract
@@ -166,8 +94,8 @@ def test_row_overrides_only_the_fields_it_gives() -> None:
         100,
     )
     tencent = universe["00700.HK"]
-    assert (tencent.contract.lot_size, tencent.contract.tick_size) == (200, Decimal("0.5"))
-    assert tencent.ticks.tick_at(Decimal("5")) == Decimal("0.5")
+    assert (tencent.contract.lot_size, tencent.contract.tick_size) == (200, Decimal("0.2"))
+    assert tencent.ticks.tick_at(Decimal("5")) == Decimal("0.01")
 
 
 @pytest.mark.parametrize(
@@ -175,6 +103,8 @@ def test_row_overrides_only_the_fields_it_gives() -> None:
     [
         (ContractRow(symbol="cu2601.SHFE", pre_close=Decimal(70000)), "futures"),
         (ContractRow(symbol="900901.SH", pre_close=Decimal(1)), "known board"),
+        (ContractRow(symbol="00700.HK", tick_size=Decimal("0.5")), "price ladder"),
+        (ContractRow(symbol="AAPL.US", tick_size=Decimal("0.05")), "price ladder"),
         (ContractRow(symbol="601398.SH"), "pre_close is required"),
         (ContractRow(symbol="09988.HK", pre_close=Decimal(80)), "lot_size is required"),
         (ContractRow(symbol="601398.SH", pre_close=Decimal("5.805")), "not on the 0.01 tick"),

@@ -11,10 +11,11 @@ from decimal import Decimal
 
 import msgspec
 
-from tradebridge.brokers.paper.universe import Instrument, TickLadder
+from tradebridge.brokers.paper.universe import Instrument
 from tradebridge.domain.enums import Side
 from tradebridge.domain.errors import NotFound, ValidationFailed
 from tradebridge.domain.models import Quote
+from tradebridge.domain.ticks import TickLadder
 
 INITIAL_DEPTH = 100_000
 """Displayed size on each side of an initial quote: deep enough for normal orders to fill."""

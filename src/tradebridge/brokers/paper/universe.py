@@ -17,59 +17,9 @@ from enum import StrEnum
 from tradebridge.config import ContractRow
 from tradebridge.domain.errors import ValidationFailed
 from tradebridge.domain.models import Contract
-from tradebridge.domain.money import is_on_tick
-from tradebridge.domain.rules import HK_TICK_BANDS, HK_TOP_TICK
 from tradebridge.domain.symbols import MARKET_CURRENCY, Market, Venue, market_of, venue_of
+from tradebridge.domain.ticks import HK_TICKS, US_TICKS, TickLadder
 
-
-@dataclass(frozen=True, slots=True)
-class TickLadder:
-    """Price bands and the tick inside each: `(lower bound, tick)` pairs, rising from 0.
-
-    A band's lower bound belongs to it. Band edges lie on the ticks of both neighbouring bands,
-    so the step down from an edge uses the tick of the band below it.
-    """
-
-    bands: tuple[tuple[Decimal, Decimal], ...]
-
-    @classmethod
-    def fixed(cls, tick: Decimal) -> "TickLadder":
-        return cls(((Decimal(0), tick),))
-
-    def tick_at(self, price: Decimal) -> Decimal:
-        """The tick of the band `price` is in."""
-        return next(tick for lower, tick in reversed(self.bands) if lower <= price)
-
-    def is_on_tick(self, price: Decimal) -> bool:
-        return is_on_tick(price, self.tick_at(price))
-
-    def step_up(self, price: Decimal) -> Decimal:
-        """The next valid price above `price` (which is on tick)."""
-        return price + self.tick_at(price)
-
-    def step_down(self, price: Decimal) -> Decimal | None:
-        """The next valid price below `price` (which is on tick); None when that is not > 0."""
-        below = price - next(tick for lower, tick in reversed(self.bands) if lower < price)
-        return below if below > 0 else None
-
-    @property
-    def finest(self) -> Decimal:
-        return min(tick for _, tick in self.bands)
-
-
-HK_TICKS = TickLadder(
-    tuple(
-        zip(
-            (Decimal(0), *(upper for upper, _ in HK_TICK_BANDS)),
-            (*(tick for _, tick in HK_TICK_BANDS), HK_TOP_TICK),
-            strict=True,
-        )
-    )
-)
-"""The HKEX spread table of `domain.rules` (upper bounds there), as lower-bounded bands."""
-
-US_TICKS = TickLadder(((Decimal(0), Decimal("0.0001")), (Decimal(1), Decimal("0.01"))))
-"""US stocks: sub-penny below $1 (`domain.rules.us_tick`)."""
 CN_STOCK_TICKS = TickLadder.fixed(Decimal("0.01"))
 CN_FUND_TICKS = TickLadder.fixed(Decimal("0.001"))
 
@@ -217,6 +167,8 @@ def _instrument(row: ContractRow) -> Instrument:
     lot_size = row.lot_size or defaults.lot_size
     if lot_size is None:
         raise _invalid(symbol, "lot_size is required: HK board lots differ per stock")
+    if row.tick_size is not None and market_of(symbol) in (Market.HK_STOCK, Market.US_STOCK):
+        raise _invalid(symbol, "tick_size cannot be set: the venue's price ladder applies")
     ticks = TickLadder.fixed(row.tick_size) if row.tick_size is not None else defaults.ticks
     if not ticks.is_on_tick(row.pre_close):
         raise _invalid(
