@@ -179,9 +179,11 @@ async def test_server_gone_calls_fail_fast_then_the_same_client_recovers(
 
     await first.close()
     started = loop.time()
-    with pytest.raises(EngineUnavailable):
-        await pending  # fails when the link is declared down, long before its 5 s timeout
+    with pytest.raises(EngineUnavailable) as caught:
+        await pending  # long before its 5 s timeout
     assert loop.time() - started < 1.0
+    # Noticed from the closed TCP connection, not only after 3 silent heartbeats.
+    assert caught.value.details == {"reason": "connection closed"}
     assert not client.connected
     for _ in range(5):
         started = loop.time()
@@ -219,10 +221,11 @@ async def test_silent_server_is_detected_by_heartbeat_and_pending_calls_fail(
             await asyncio.sleep(0.05)
             answering.clear()
             started = loop.time()
-            with pytest.raises(EngineUnavailable):
+            with pytest.raises(EngineUnavailable) as caught:
                 await pending
             elapsed = loop.time() - started
             assert 2 * HEARTBEAT_MS / 1000 < elapsed < 1.0
+            assert caught.value.details == {"reason": "nothing heard for 0.3s"}
             assert not client.connected
             with pytest.raises(EngineUnavailable):
                 await client.call("echo", Echo(2), Echoed)

@@ -68,18 +68,21 @@ class Authenticator:
         return Principal(username=record.username, scopes=scopes & allowed, account=record.account)
 
 
-def _engine(request: Request) -> EngineClient:
+# Dependencies are `async def` so FastAPI runs them on the loop, not in a thread pool.
+
+
+async def _engine(request: Request) -> EngineClient:
     engine: EngineClient = request.app.state.engine
     return engine
 
 
-def _principal(request: Request) -> Principal:
+async def _principal(request: Request) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator.authenticate(request)
 
 
 def _scoped(scope: Scope) -> object:
-    def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         principal.require(scope)
         return principal
 

@@ -35,7 +35,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import struct
 import time
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -80,8 +82,7 @@ class RpcClient:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[msgspec.Raw]] = {}
         self._decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
-        self._sock: zmq.Socket[bytes] | None = None
-        self._reader: SocketReader | None = None
+        self._link: _Link | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._connected = False
         self._up = asyncio.Event()
@@ -96,7 +97,7 @@ class RpcClient:
         """Connect (in the background) and start pinging; returns at once."""
         if self._heartbeat is not None:
             raise RuntimeError("RpcClient already started")
-        self._open_socket()
+        self._link = self._new_link()
         self._heartbeat = asyncio.create_task(
             self._heartbeat_loop(), name=f"rpc-client-heartbeat {self._address}"
         )
@@ -121,7 +122,9 @@ class RpcClient:
             heartbeat.cancel()
             await asyncio.wait([heartbeat])
         self._set_down("client closed")
-        self._close_socket()
+        link, self._link = self._link, None
+        if link is not None:
+            link.close()
 
     async def call(
         self,
@@ -136,16 +139,12 @@ class RpcClient:
         Raises ``EngineUnavailable`` if the link is not up or goes down while waiting,
         ``Timeout`` if no answer comes in time, or the ``TradebridgeError`` the handler raised.
         """
-        sock, reader = self._sock, self._reader
-        if not self._connected or sock is None or reader is None:
+        link = self._link
+        if not self._connected or link is None:
             raise EngineUnavailable(_UNAVAILABLE)
         request_id = next(self._ids)
-        data = codec.encode_request(request_id, method, params)
-        try:
-            sock.send(data, zmq.NOBLOCK)  # zmq.Again: no live connection, or queue full
-        except zmq.ZMQError as exc:
-            raise EngineUnavailable(_UNAVAILABLE) from exc
-        reader.recheck()
+        if not link.send(codec.encode_request(request_id, method, params)):
+            raise EngineUnavailable(_UNAVAILABLE)
 
         loop = asyncio.get_running_loop()
         future: asyncio.Future[msgspec.Raw] = loop.create_future()
@@ -169,59 +168,51 @@ class RpcClient:
             ) from None
         return result
 
-    # -- socket lifecycle --------------------------------------------------------------------
+    # -- link lifecycle ----------------------------------------------------------------------
 
-    def _open_socket(self) -> None:
-        sock = open_socket(self._context, zmq.DEALER, {zmq.IMMEDIATE: 1})
-        try:
-            sock.connect(self._address)
-        except BaseException:
-            sock.close(linger=0)
-            raise
-        self._sock = sock
-        self._reader = SocketReader(sock, self._on_frames, f"RPC client {self._address}")
-
-    def _close_socket(self) -> None:
-        sock, self._sock = self._sock, None
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.close()
-        if sock is not None:
-            sock.close(linger=0)
+    def _new_link(self) -> _Link:
+        return _Link(self._context, self._address, self._on_frames, self._on_disconnected)
 
     def _set_down(self, reason: str) -> None:
         """Mark the link down and fail every pending call with ``EngineUnavailable``."""
         self._connected = False
         self._up.clear()
-        pending = list(self._pending.values())
-        for future in pending:  # the callers remove their own entries
+        for future in self._pending.values():  # the callers remove their own entries
             if not future.done():
                 future.set_exception(EngineUnavailable(_UNAVAILABLE, {"reason": reason}))
 
-    # -- background tasks --------------------------------------------------------------------
+    def _replace_link(self, reason: str) -> None:
+        log.warning(
+            "RPC link to %s down (%s); failing %d pending calls",
+            self._address,
+            reason,
+            len(self._pending),
+        )
+        self._set_down(reason)
+        if self._link is not None:
+            self._link.close()
+            self._link = self._new_link()
+
+    def _on_disconnected(self, link: _Link) -> None:
+        # The TCP connection to the engine closed (it exited, or its socket was closed): the
+        # calls sent on it can never be answered, so fail them now rather than after 3
+        # heartbeats. Done on the next loop turn, not inside the monitor's reader callback.
+        if link is self._link and self._connected:
+            asyncio.get_running_loop().call_soon(self._replace_link_if_current, link)
+
+    def _replace_link_if_current(self, link: _Link) -> None:
+        if link is self._link and self._connected:
+            self._replace_link("connection closed")
+
+    # -- heartbeat and receiving -------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
         silent_s = SILENT_INTERVALS * self._heartbeat_s
         while True:
             if self._connected and time.monotonic() - self._last_heard > silent_s:
-                log.warning(
-                    "RPC link to %s down: nothing heard for %.1fs; failing %d pending calls",
-                    self._address,
-                    silent_s,
-                    len(self._pending),
-                )
-                self._set_down("link lost")
-                self._close_socket()
-                self._open_socket()
-            sock, reader = self._sock, self._reader
-            if sock is not None and reader is not None:
-                try:
-                    sock.send(codec.PING, zmq.NOBLOCK)
-                except zmq.Again:
-                    pass  # no live connection (IMMEDIATE): nothing is queued
-                except zmq.ZMQError as exc:
-                    log.warning("RPC client could not ping %s: %s", self._address, exc)
-                reader.recheck()
+                self._replace_link(f"nothing heard for {silent_s:.1f}s")
+            if self._link is not None:
+                self._link.send(codec.PING)  # not queued while there is no live connection
             await asyncio.sleep(
                 self._heartbeat_s if self._connected else min(self._heartbeat_s, _DOWN_PING_S)
             )
@@ -258,6 +249,69 @@ class RpcClient:
                 log.info("RPC link to %s up", self._address)
         else:
             log.warning("RPC client dropped a %s message", type(message).__name__)
+
+
+class _Link:
+    """One DEALER socket to the engine, plus a monitor that reports its disconnection.
+
+    Replaced as a whole when the link is lost: a new socket has a new identity and empty queues.
+    """
+
+    def __init__(
+        self,
+        context: zmq.asyncio.Context,
+        address: str,
+        on_frames: Callable[[list[bytes]], None],
+        on_disconnected: Callable[[_Link], None],
+    ) -> None:
+        self._address = address
+        self._on_disconnected = on_disconnected
+        # IMMEDIATE: queue nothing unless a connection is up, so a send fails (zmq.Again) at
+        # once when the engine is not there, instead of piling up for a later connection.
+        self._sock = open_socket(context, zmq.DEALER, {zmq.IMMEDIATE: 1})
+        self._monitor = open_socket(context, zmq.PAIR)
+        try:
+            monitor_address = f"inproc://tradebridge-rpc-client-monitor-{next(_link_ids)}"
+            self._sock.monitor(monitor_address, zmq.EVENT_DISCONNECTED)
+            self._monitor.connect(monitor_address)
+            self._sock.connect(address)
+        except BaseException:
+            self._monitor.close(linger=0)
+            self._sock.close(linger=0)
+            raise
+        self._reader = SocketReader(self._sock, on_frames, f"RPC client {address}")
+        self._monitor_reader = SocketReader(
+            self._monitor, self._on_monitor_event, f"RPC client monitor {address}"
+        )
+
+    def send(self, data: bytes) -> bool:
+        """Queue ``data`` without waiting; False if there is no live connection (or the queue
+        is full)."""
+        try:
+            self._sock.send(data, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        except zmq.ZMQError as exc:
+            log.warning("RPC client could not send to %s: %s", self._address, exc)
+            return False
+        finally:
+            self._reader.recheck()
+        return True
+
+    def close(self) -> None:
+        self._reader.close()
+        self._monitor_reader.close()
+        self._sock.disable_monitor()
+        self._monitor.close(linger=0)
+        self._sock.close(linger=0)
+
+    def _on_monitor_event(self, frames: list[bytes]) -> None:
+        (event,) = struct.unpack_from("=H", frames[0])
+        if event == zmq.EVENT_DISCONNECTED:
+            self._on_disconnected(self)
+
+
+_link_ids = itertools.count(1)
 
 
 def _expire(future: asyncio.Future[msgspec.Raw], method: str, timeout_s: float) -> None:

@@ -1,4 +1,9 @@
-"""Rows to and from domain types."""
+"""Rows to and from domain types.
+
+Rows written by the journal hold storage values (text decimals, integer microseconds), as
+the journal hands them to the database driver directly; rows read back go through the
+typed columns of `schema`.
+"""
 
 from typing import Any
 
@@ -7,6 +12,7 @@ from sqlalchemy import Row
 from tradebridge.domain.enums import Offset, OrderStatus, OrderType, Side, TimeInForce
 from tradebridge.domain.models import Trade
 from tradebridge.domain.orders import Order
+from tradebridge.store.types import decimal_text, epoch_micros
 
 
 def order_row(order: Order) -> dict[str, Any]:
@@ -20,14 +26,14 @@ def order_row(order: Order) -> dict[str, Any]:
         "type": order.type.value,
         "time_in_force": order.time_in_force.value,
         "qty": order.qty,
-        "limit_price": order.limit_price,
+        "limit_price": decimal_text(order.limit_price),
         "filled_qty": order.filled_qty,
-        "avg_fill_price": order.avg_fill_price,
+        "avg_fill_price": decimal_text(order.avg_fill_price),
         "status": order.status.value,
         "reject_reason": order.reject_reason,
         "broker_order_id": order.broker_order_id,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
+        "created_at": epoch_micros(order.created_at),
+        "updated_at": epoch_micros(order.updated_at),
     }
 
 
@@ -46,11 +52,11 @@ def order_update_row(order: Order) -> dict[str, Any]:
     return {
         "b_id": order.id,
         "filled_qty": order.filled_qty,
-        "avg_fill_price": order.avg_fill_price,
+        "avg_fill_price": decimal_text(order.avg_fill_price),
         "status": order.status.value,
         "reject_reason": order.reject_reason,
         "broker_order_id": order.broker_order_id,
-        "updated_at": order.updated_at,
+        "updated_at": epoch_micros(order.updated_at),
     }
 
 
@@ -87,9 +93,9 @@ def trade_row(trade: Trade, broker_trade_id: str) -> dict[str, Any]:
         "symbol": trade.symbol,
         "side": trade.side.value,
         "qty": trade.qty,
-        "price": trade.price,
-        "fee": trade.fee,
-        "time": trade.time,
+        "price": decimal_text(trade.price),
+        "fee": decimal_text(trade.fee),
+        "time": epoch_micros(trade.time),
     }
 
 

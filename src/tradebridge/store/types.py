@@ -7,6 +7,17 @@ from sqlalchemy import BigInteger, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def epoch_micros(value: datetime) -> int:
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
 
 class DecimalText(TypeDecorator[Decimal]):
     """A Decimal stored as its exact text (SQLite has no exact numeric type)."""
@@ -15,7 +26,7 @@ class DecimalText(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
-        return None if value is None else str(value)
+        return decimal_text(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(value)
@@ -28,16 +39,10 @@ class EpochMicros(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        delta = value - _EPOCH
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return None if value is None else epoch_micros(value)
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         seconds, micros = divmod(value, 1_000_000)
         return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
