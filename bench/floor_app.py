@@ -59,11 +59,17 @@ def web(address: str, port: int) -> None:
         state["pending"][request_id] = future
         await state["socket"].send(request_id.to_bytes(8, "big") + msgspec.msgpack.encode(body))
         reply = msgspec.msgpack.decode(await future)
-        return Response(msgspec.json.encode(reply), status_code=201,
-                        media_type="application/json")
+        return Response(msgspec.json.encode(reply), status_code=201, media_type="application/json")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
-                access_log=False, log_level="warning")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":

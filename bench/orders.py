@@ -46,11 +46,16 @@ def wait_for(port: int, path: str, timeout: float = 30) -> None:
     raise TimeoutError(f"nothing answered on port {port}")
 
 
-def request(port: int, method: str, path: str, body: Any = None,
-            headers: dict[str, str] | None = None) -> Any:
+def request(
+    port: int, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> Any:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                 headers={"Content-Type": "application/json", **(headers or {})})
+    conn.request(
+        method,
+        path,
+        body=json.dumps(body) if body is not None else None,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     response = conn.getresponse()
     data = response.read()
     if response.status >= 300:
@@ -76,17 +81,30 @@ cash = {{ CNY = 1000000000000 }}
     process = subprocess.Popen(
         [sys.executable, "-m", "tradebridge", "serve", "--config", str(config)],
         env={**os.environ, "TRADEBRIDGE_ADMIN_PASSWORD": ADMIN_PASSWORD},
-        stdout=subprocess.DEVNULL, stderr=(workdir / "serve.log").open("wb"),
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "serve.log").open("wb"),
     )
     wait_for(port, "/api/v1/health")
     time.sleep(1)
-    token = request(port, "POST", "/api/v1/auth/token",
-                    {"username": "admin", "password": ADMIN_PASSWORD})["access_token"]
+    token = request(
+        port, "POST", "/api/v1/auth/token", {"username": "admin", "password": ADMIN_PASSWORD}
+    )["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
     # Deep market so every order fills at once, exercising the whole path.
-    request(port, "POST", "/api/v1/paper/paper/quotes",
-            {"symbol": "600519.SH", "last": "1500.00", "bid": "1499.99", "ask": "1500.01",
-             "bid_size": 10**12, "ask_size": 10**12}, auth)
+    request(
+        port,
+        "POST",
+        "/api/v1/paper/paper/quotes",
+        {
+            "symbol": "600519.SH",
+            "last": "1500.00",
+            "bid": "1499.99",
+            "ask": "1500.01",
+            "bid_size": 10**12,
+            "ask_size": 10**12,
+        },
+        auth,
+    )
     return process, port, token
 
 
@@ -136,9 +154,18 @@ def concurrent(port: int, path: str, headers: dict[str, str], seconds: int) -> d
         "end\n"
     )
     output = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script),
-         f"http://127.0.0.1:{port}{path}"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t2",
+            "-c16",
+            f"-d{seconds}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     script.unlink()
     match = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+)", output)
@@ -194,14 +221,20 @@ def main() -> None:
     con, floor_con = results["concurrent"], results["floor_concurrent"]
     print(f"{'':34}{'tradebridge':>12}{'floor':>10}{'ratio':>8}")
     for name in ("p50_ms", "p90_ms", "p99_ms"):
-        print(f"sequential POST→201 {name:<14}{seq[name]:>12.3f}{floor_seq[name]:>10.3f}"
-              f"{seq[name] / floor_seq[name]:>8.2f}")
-    print(f"16 clients orders/s{'':15}{con['orders_per_s']:>12.0f}"
-          f"{floor_con['orders_per_s']:>10.0f}"
-          f"{con['orders_per_s'] / floor_con['orders_per_s']:>8.2f}")
+        print(
+            f"sequential POST→201 {name:<14}{seq[name]:>12.3f}{floor_seq[name]:>10.3f}"
+            f"{seq[name] / floor_seq[name]:>8.2f}"
+        )
+    print(
+        f"16 clients orders/s{'':15}{con['orders_per_s']:>12.0f}"
+        f"{floor_con['orders_per_s']:>10.0f}"
+        f"{con['orders_per_s'] / floor_con['orders_per_s']:>8.2f}"
+    )
     for name in ("p50_ms", "p99_ms"):
-        print(f"16 clients {name:<23}{con[name]:>12.3f}{floor_con[name]:>10.3f}"
-              f"{con[name] / floor_con[name]:>8.2f}")
+        print(
+            f"16 clients {name:<23}{con[name]:>12.3f}{floor_con[name]:>10.3f}"
+            f"{con[name] / floor_con[name]:>8.2f}"
+        )
     print(f"errors: tradebridge {con['errors']}, floor {floor_con['errors']}")
     out = HERE / "results"
     out.mkdir(exist_ok=True)

@@ -5,7 +5,6 @@ import uuid
 
 import httpx
 import pytest
-
 from tests.conftest import Server, tradebridge_command
 
 ORDER = {"symbol": "600519.SH", "side": "buy", "qty": 100, "limit_price": "1400.00"}
@@ -14,7 +13,10 @@ ORDER = {"symbol": "600519.SH", "side": "buy", "qty": 100, "limit_price": "1400.
 def run(server: Server, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         tradebridge_command(*args, "--config", str(server.config)),
-        input=stdin, capture_output=True, text=True, timeout=60,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -47,8 +49,9 @@ def test_viewer_may_read_but_not_trade(server: Server) -> None:
 def test_trader_may_not_use_admin_routes(server: Server) -> None:
     name, password = new_user(server, "trader")
     with server.client(server.login(name, password)) as client:
-        response = client.post("/api/v1/paper/paper/quotes",
-                               json={"symbol": "600519.SH", "last": "1500.00"})
+        response = client.post(
+            "/api/v1/paper/paper/quotes", json={"symbol": "600519.SH", "last": "1500.00"}
+        )
     assert response.status_code == 403
 
 
@@ -58,10 +61,14 @@ def test_user_add_refuses_bad_input(server: Server) -> None:
     bad_role = run(server, "user", "add", "someone", "--role", "god", "--password", "x" * 12)
     empty = run(server, "user", "add", "someone2", stdin="\n")
     weak = run(server, "user", "add", f"w{uuid.uuid4().hex[:6]}", "--password", "abc")
-    assert duplicate.returncode != 0 and "already exists" in duplicate.stderr
-    assert bad_role.returncode != 0 and "role" in bad_role.stderr
-    assert empty.returncode != 0 and "empty" in empty.stderr
-    assert weak.returncode == 0 and "warning" in weak.stderr
+    assert duplicate.returncode != 0
+    assert "already exists" in duplicate.stderr
+    assert bad_role.returncode != 0
+    assert "role" in bad_role.stderr
+    assert empty.returncode != 0
+    assert "empty" in empty.stderr
+    assert weak.returncode == 0
+    assert "warning" in weak.stderr
 
 
 def test_api_key_is_printed_once_on_the_last_line_and_works(server: Server) -> None:
@@ -69,7 +76,8 @@ def test_api_key_is_printed_once_on_the_last_line_and_works(server: Server) -> N
     result = run(server, "key", "create", "--user", name, "--scopes", "read,trade")
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip().splitlines()[-1]
-    assert key.startswith("tbk_") and " " not in key
+    assert key.startswith("tbk_")
+    assert " " not in key
     for headers in ({"Authorization": f"Bearer {key}"}, {"X-API-Key": key}):
         with httpx.Client(base_url=server.base_url, headers=headers) as client:
             assert client.post("/api/v1/accounts/paper/orders", json=ORDER).status_code == 201
@@ -78,8 +86,9 @@ def test_api_key_is_printed_once_on_the_last_line_and_works(server: Server) -> N
 def test_read_key_cannot_trade_and_bound_key_sees_one_account(server: Server) -> None:
     name, _ = new_user(server, "trader")
     read_key = run(server, "key", "create", "--user", name, "--scopes", "read")
-    bound_key = run(server, "key", "create", "--user", name, "--scopes", "read,trade",
-                    "--account", "paper")
+    bound_key = run(
+        server, "key", "create", "--user", name, "--scopes", "read,trade", "--account", "paper"
+    )
     read_only = read_key.stdout.strip().splitlines()[-1]
     bound = bound_key.stdout.strip().splitlines()[-1]
     with httpx.Client(base_url=server.base_url, headers={"X-API-Key": read_only}) as client:
