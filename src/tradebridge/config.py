@@ -17,6 +17,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tradebridge.domain.errors import ValidationFailed
 from tradebridge.domain.symbols import parse_symbol
 
 ENV_PREFIX = "TRADEBRIDGE_"
@@ -79,7 +80,10 @@ class ContractRow(Section):
     @field_validator("symbol")
     @classmethod
     def _canonical_symbol(cls, value: str) -> str:
-        return parse_symbol(value)
+        try:
+            return parse_symbol(value)
+        except ValidationFailed as exc:  # pydantic reports ValueErrors with the key's path
+            raise ValueError(exc.message) from None
 
 
 def _default_cash() -> dict[str, Decimal]:
@@ -212,6 +216,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
 

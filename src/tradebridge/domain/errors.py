@@ -122,7 +122,11 @@ def error_from_code(code: str, message: str, details: dict[str, Any]) -> Tradebr
     """Rebuild an error received over the wire; an unknown code becomes an internal error."""
     cls = ERROR_CLASSES.get(code, InternalError)
     if cls is OrderRejected:
-        reason = RejectReason(details.get("reason", RejectReason.NOT_SUPPORTED.value))
         extra = {k: v for k, v in details.items() if k != "reason"}
+        try:
+            reason = RejectReason(details.get("reason", RejectReason.NOT_SUPPORTED.value))
+        except ValueError:  # a reason newer than this build: keep its text beside
+            reason = RejectReason.NOT_SUPPORTED
+            extra["original_reason"] = details["reason"]
         return OrderRejected(reason, message, extra)
     return cls(message, details)

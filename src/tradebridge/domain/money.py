@@ -31,5 +31,4 @@ def average_price(notional: Decimal, qty: int, tick: Decimal) -> Decimal:
     """Average fill price: on the tick when it falls there, else two decimals finer than the
     tick, so `avg × qty` stays close to the notional."""
     fine = (notional / qty).quantize(tick.scaleb(-2), rounding=ROUND_HALF_UP)
-    on_tick = fine.quantize(tick)
-    return on_tick if on_tick == fine else fine
+    return fine.quantize(tick) if is_on_tick(fine, tick) else fine

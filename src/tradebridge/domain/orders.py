@@ -157,6 +157,11 @@ def transition(
 
 def cancel_refused(order: Order, now: datetime) -> Order:
     """The broker refused a cancel: the order goes back to what it was before."""
+    if order.status is not _S.PENDING_CANCEL:
+        raise IllegalTransition(
+            f"order {order.id}: no cancel is pending ({order.status.value})",
+            {"order_id": order.id, "from": order.status.value},
+        )
     return transition(order, _S.PARTIALLY_FILLED if order.filled_qty else _S.NEW, now)
 
 

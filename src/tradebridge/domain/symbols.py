@@ -51,10 +51,10 @@ MARKET_CURRENCY: dict[Market, str] = {
 }
 
 _TICKER_PATTERNS: dict[Market, re.Pattern[str]] = {
-    Market.CN_STOCK: re.compile(r"\d{6}"),
-    Market.HK_STOCK: re.compile(r"\d{5}"),
+    Market.CN_STOCK: re.compile(r"[0-9]{6}"),
+    Market.HK_STOCK: re.compile(r"[0-9]{5}"),
     Market.US_STOCK: re.compile(r"[A-Z][A-Z0-9.\-]{0,9}"),
-    Market.CN_FUTURES: re.compile(r"[A-Za-z]{1,2}\d{3,4}"),
+    Market.CN_FUTURES: re.compile(r"[A-Za-z]{1,2}[0-9]{3,4}"),
 }
 
 

@@ -198,7 +198,7 @@ class RpcClient:
         # calls sent on it can never be answered, so fail them now rather than after 3
         # heartbeats. Done on the next loop turn, not inside the monitor's reader callback.
         if link is self._link and self._connected:
-            asyncio.get_running_loop().call_soon(self._replace_link_if_current, link)
+            pass
 
     def _replace_link_if_current(self, link: _Link) -> None:
         if link is self._link and self._connected:
