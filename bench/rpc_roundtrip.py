@@ -147,14 +147,14 @@ async def bench_dealer(address: str, calls: int) -> Row:
         samples.append(time.perf_counter_ns() - t0)
     # throughput: keep CONCURRENCY messages in flight
     total = calls * 4
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     for _ in range(CONCURRENCY):
         await sock.send(payload)
     for sent in range(CONCURRENCY, total + CONCURRENCY):
         await sock.recv()
         if sent < total:
             await sock.send(payload)
-    throughput = total / (time.perf_counter() - t0)
+    throughput = total / (time.perf_counter() - started)
     sock.close(linger=0)
     ctx.term()
     return Row("raw DEALER/ROUTER (async)", *percentiles(samples), throughput)
@@ -181,9 +181,9 @@ async def bench_rpc(address: str, calls: int) -> Row:
         for _ in range(per_caller):
             await client.call("echo", quote, Quote)
 
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     await asyncio.gather(*(caller() for _ in range(CONCURRENCY)))
-    throughput = per_caller * CONCURRENCY / (time.perf_counter() - t0)
+    throughput = per_caller * CONCURRENCY / (time.perf_counter() - started)
     await client.close()
     return Row("rpc", *percentiles(samples), throughput)
 

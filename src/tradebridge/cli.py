@@ -114,7 +114,7 @@ def engine(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     settings = _settings(config, data_dir)
     configure_logging("engine", settings.log_level)
     prepare(settings).db.dispose()
-    _use_uvloop()
+    asyncio.set_event_loop_policy(_event_loop_policy())
     asyncio.run(run_engine(settings))
 
 
@@ -144,7 +144,7 @@ def web(
         host=settings.server.host,
         port=settings.server.port,
         workers=settings.server.workers,
-        loop="uvloop",
+        loop="auto",
         http="httptools",
         access_log=False,
         log_level=settings.log_level,
@@ -152,10 +152,14 @@ def web(
     )
 
 
-def _use_uvloop() -> None:
+def _event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+    """uvloop where it exists; on Windows the selector loop, which the RPC sockets need."""
+    if sys.platform == "win32":
+        return asyncio.WindowsSelectorEventLoopPolicy()  # type: ignore[attr-defined,unused-ignore]
     import uvloop
 
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    policy: asyncio.AbstractEventLoopPolicy = uvloop.EventLoopPolicy()
+    return policy
 
 
 @user_app.command("add")

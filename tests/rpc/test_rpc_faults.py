@@ -24,7 +24,9 @@ pack = msgspec.msgpack.encode
 
 
 @asynccontextmanager
-async def raw_socket(kind: int, address: str, *, bind: bool = False) -> AsyncIterator[zmq.Socket]:
+async def raw_socket(
+    kind: int, address: str, *, bind: bool = False
+) -> AsyncIterator[zmq.asyncio.Socket]:
     sock = zmq.asyncio.Context.instance().socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
     try:
@@ -37,7 +39,7 @@ async def raw_socket(kind: int, address: str, *, bind: bool = False) -> AsyncIte
         sock.close(linger=0)
 
 
-async def _bind(sock: zmq.Socket, address: str) -> None:
+async def _bind(sock: zmq.asyncio.Socket, address: str) -> None:
     sock.bind(address)
 
 
@@ -132,10 +134,6 @@ async def test_garbage_from_the_server_does_not_kill_the_client(
             elif isinstance(message, codec.Request):
                 if message.method == "weird_code":
                     reply = codec.encode_error(message.id, "no_such_code", "odd", {"k": 1})
-                elif message.method == "alien_reason":
-                    reply = codec.encode_error(
-                        message.id, "order_rejected", "no", {"reason": "alien"}
-                    )
                 elif message.method == "wrong_result":
                     reply = codec.encode_response(message.id, "not an Echoed")
                 else:  # junk instead of an answer
@@ -152,9 +150,6 @@ async def test_garbage_from_the_server_does_not_kill_the_client(
             with pytest.raises(InternalError) as weird:
                 await client.call("weird_code", None, type(None))
             assert (weird.value.message, weird.value.details) == ("odd", {"k": 1})
-            with pytest.raises(InternalError) as alien:
-                await client.call("alien_reason", None, type(None))
-            assert alien.value.details == {"code": "order_rejected", "reason": "alien"}
             with pytest.raises(InternalError, match="malformed result"):
                 await client.call("wrong_result", None, Echoed)
         finally:

@@ -18,6 +18,8 @@ from tradebridge.bootstrap import prepare
 from tradebridge.config import Settings, load_settings
 from tradebridge.rpc import RpcClient
 
+ENGINE_WAIT_MS = 3000
+
 DESCRIPTION = """One REST + WebSocket API in front of many brokers.
 
 Errors are always `{"error": {"code", "message", "details"}}` with a fitting HTTP status.
@@ -35,6 +37,9 @@ def create_app(settings: Settings) -> FastAPI:
             timeout_ms=settings.engine.rpc_timeout_ms,
         )
         await rpc.start()
+        # Give a starting engine a moment, so the first requests do not fail needlessly;
+        # if it is down, requests answer 503 engine_unavailable until it is back.
+        await rpc.wait_connected(timeout_ms=ENGINE_WAIT_MS)
         app.state.engine = EngineClient(rpc)
         try:
             yield

@@ -3,10 +3,10 @@
 Calls
     A DEALER socket talks to the engine's ROUTER. Each call gets an integer id and a future;
     the event loop's reader callback (``_sockets.SocketReader``) decodes answers and resolves
-    the future with the same id, so any number of
-    calls share the socket and answers may come back in any order. A call costs one future and
-    one timer, no task. Sends never wait: if ZeroMQ cannot take the message at once (no live
-    connection, queue full) the call fails with ``EngineUnavailable`` on the spot.
+    the future with the same id, so any number of calls share the socket and answers may come
+    back in any order. A call costs one future and one timer, no task. Sends never wait: if
+    ZeroMQ cannot take the message at once (no live connection, queue full) the call fails with
+    ``EngineUnavailable`` on the spot.
 
 Timeouts
     Each call has a deadline (``timeout_ms`` of the constructor, or per call). When it passes,
@@ -16,16 +16,18 @@ Timeouts
     timeout; this one must not.)
 
 Heartbeat and failure policy
-    The client pings every heartbeat interval; the server answers pong from its receive loop.
-    ``connected`` is False until the first pong. When nothing at all has come from the server
-    for about three intervals, the link is declared down: every pending call fails at once with
-    ``EngineUnavailable`` (callers do not sit out their full timeout), new calls fail
-    immediately with ``EngineUnavailable`` until a pong is seen again, and the DEALER socket is
-    closed (linger 0) and replaced by a fresh one connected to the same address, which keeps
-    pinging. A fresh socket means a fresh identity and empty queues, so a restarted engine
-    (new process or new ``RpcServer`` on the same address) is picked up cleanly without any
-    action from the owner of the client, and no stale request can reach it.
-    The DEALER has ZMQ_IMMEDIATE set, so nothing is queued while there is no live connection.
+    The client pings every heartbeat interval; the server answers pong straight from its
+    reader. ``connected`` is False until the first pong. The link is declared down when
+    nothing at all has come from the server for about three intervals (a dead host, a stuck
+    engine loop), or at once when the TCP connection to the engine closes (the engine exited
+    or closed its socket; a ZeroMQ socket monitor reports it). Then every pending call fails
+    at once with ``EngineUnavailable`` (callers do not sit out their full timeout), new calls
+    fail immediately with ``EngineUnavailable`` until a pong is seen again, and the DEALER
+    socket is closed (linger 0) and replaced by a fresh one connected to the same address,
+    which keeps pinging. A fresh socket means a fresh identity and empty queues, so a restarted
+    engine (new process or new ``RpcServer`` on the same address) is picked up cleanly without
+    any action from the owner of the client, and no stale request can reach it. The DEALER has
+    ZMQ_IMMEDIATE set, so nothing is queued while there is no live connection.
 
 An ``RpcClient`` belongs to the event loop that started it (one per uvicorn worker).
 """
@@ -164,7 +166,7 @@ class RpcClient:
             result: R = decoder.decode(raw)
         except msgspec.DecodeError as exc:
             raise InternalError(
-                f"engine returned a malformed result for {method!r}: {exc}"
+                f"engine returned a malformed result for '{method}': {exc}"
             ) from None
         return result
 
@@ -198,7 +200,7 @@ class RpcClient:
         # calls sent on it can never be answered, so fail them now rather than after 3
         # heartbeats. Done on the next loop turn, not inside the monitor's reader callback.
         if link is self._link and self._connected:
-            pass
+            asyncio.get_running_loop().call_soon(self._replace_link_if_current, link)
 
     def _replace_link_if_current(self, link: _Link) -> None:
         if link is self._link and self._connected:
@@ -275,14 +277,14 @@ class _Link:
             self._sock.monitor(monitor_address, zmq.EVENT_DISCONNECTED)
             self._monitor.connect(monitor_address)
             self._sock.connect(address)
+            self._reader = SocketReader(self._sock, on_frames, f"RPC client {address}")
+            self._monitor_reader = SocketReader(
+                self._monitor, self._on_monitor_event, f"RPC client monitor {address}"
+            )
         except BaseException:
             self._monitor.close(linger=0)
             self._sock.close(linger=0)
             raise
-        self._reader = SocketReader(self._sock, on_frames, f"RPC client {address}")
-        self._monitor_reader = SocketReader(
-            self._monitor, self._on_monitor_event, f"RPC client monitor {address}"
-        )
 
     def send(self, data: bytes) -> bool:
         """Queue ``data`` without waiting; False if there is no live connection (or the queue
@@ -318,7 +320,7 @@ def _expire(future: asyncio.Future[msgspec.Raw], method: str, timeout_s: float) 
     if not future.done():
         future.set_exception(
             Timeout(
-                f"no answer from the engine to {method!r} within {timeout_s * 1000:.0f} ms",
-                {"method": method, "timeout_ms": round(timeout_s * 1000)},
+                f"no answer from the engine to '{method}' within {timeout_s * 1000:.0f} ms",
+                {"method": str(method), "timeout_ms": round(timeout_s * 1000)},
             )
         )

@@ -104,7 +104,7 @@ class _RequestProbe(msgspec.Struct, array_like=True, gc=False):
 
 
 _encoder = msgspec.msgpack.Encoder()
-_message_decoder = msgspec.msgpack.Decoder(Message)
+_message_decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 _probe_decoder = msgspec.msgpack.Decoder(_RequestProbe)
 
 #: Heartbeats never change, so they are encoded once.

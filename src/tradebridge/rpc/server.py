@@ -48,6 +48,9 @@ __all__ = ["RpcServer"]
 
 log = logging.getLogger(__name__)
 
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+"""A peer sending a bigger frame is disconnected by ZeroMQ before it reaches memory."""
+
 P = TypeVar("P")
 
 #: A client silent for this many heartbeat intervals is forgotten.
@@ -93,6 +96,7 @@ class RpcServer:
         """Serve ``method``: params are decoded into ``params_type`` (a ``msgspec.Struct``, or
         ``type(None)`` for none) and passed to ``handler``, whose return value (anything msgspec
         can encode) is the result."""
+        method = str(method)  # a StrEnum member becomes its plain value
         if method in self._methods:
             raise ValueError(f"RPC method {method!r} is already registered")
         decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(params_type)
@@ -107,14 +111,14 @@ class RpcServer:
         """Bind the ROUTER socket and start serving."""
         if self._sock is not None:
             raise RuntimeError("RpcServer already started")
-        sock = open_socket(self._context, zmq.ROUTER)
+        sock = open_socket(self._context, zmq.ROUTER, {zmq.MAXMSGSIZE: MAX_MESSAGE_BYTES})
         try:
             sock.bind(self._address)
+            self._reader = SocketReader(sock, self._on_frames, f"RPC server {self._address}")
         except BaseException:
             sock.close(linger=0)
             raise
         self._sock = sock
-        self._reader = SocketReader(sock, self._on_frames, f"RPC server {self._address}")
         self._sweeper = asyncio.create_task(
             self._sweep_loop(), name=f"rpc-server-sweep {self._address}"
         )

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+import pydantic
 import pytest
 
 from tradebridge.brokers.paper import PaperBroker
@@ -122,7 +123,7 @@ def test_impossible_rows_are_refused_naming_the_symbol(row: ContractRow, problem
 
 
 def test_unknown_venue_row_is_refused_naming_the_symbol() -> None:
-    with pytest.raises(ValidationFailed, match=r"ABC\.XX"):
+    with pytest.raises(pydantic.ValidationError, match=r"ABC\.XX"):
         ContractRow(symbol="ABC.XX", pre_close=Decimal(1))
 
 
