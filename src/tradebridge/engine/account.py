@@ -235,7 +235,8 @@ class AccountRuntime(BrokerSink):
         left, records it as rejected; a timeout leaves it `pending_new`: the broker may have
         it, and reconciliation settles which."""
         try:
-            await asyncio.wait_for(self.broker.place_order(order), self._broker_timeout_s)
+            async with asyncio.timeout(self._broker_timeout_s):  # no extra task, unlike wait_for
+                await self.broker.place_order(order)
         except TimeoutError:
             raise Timeout(
                 f"the broker did not acknowledge order {order.id} in time; it stays pending_new "
@@ -271,7 +272,8 @@ class AccountRuntime(BrokerSink):
         self._store(transition(order, OrderStatus.PENDING_CANCEL, _now()))
         await self._journal.commit()
         try:
-            await asyncio.wait_for(self.broker.cancel_order(order), self._broker_timeout_s)
+            async with asyncio.timeout(self._broker_timeout_s):
+                await self.broker.cancel_order(order)
         except NotCancelable as refused:
             current = self._open.get(order_id)
             if current is not None and current.status is OrderStatus.PENDING_CANCEL:
@@ -348,7 +350,8 @@ class AccountRuntime(BrokerSink):
 
     async def _ask_broker(self, query: Awaitable[T], what: str) -> T:
         try:
-            return await asyncio.wait_for(query, self._broker_timeout_s)
+            async with asyncio.timeout(self._broker_timeout_s):
+                return await query
         except TimeoutError:
             raise Timeout(f"the broker did not send {what} in time") from None
 
