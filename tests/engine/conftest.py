@@ -34,13 +34,15 @@ class Harness:
         return [msgspec.msgpack.decode(e.payload, type=AccountEvent) for e in self.published]
 
 
-async def start_harness(path: Path, factory: BrokerFactory = create_broker) -> Harness:
+async def start_harness(
+    path: Path, factory: BrokerFactory = create_broker, *, inline: bool = False
+) -> Harness:
     db = create_db_engine(f"sqlite:///{path}")
     upgrade(db)
     published: list[StagedEvent] = []
     commits: list[int] = []
     event.listen(db, "commit", lambda conn: commits.append(1))
-    journal = Journal(db, on_committed=published.extend)
+    journal = Journal(db, on_committed=published.extend, inline=inline)
     account = AccountRuntime(
         AccountSettings(id="paper"),
         broker_factory=factory,
@@ -61,8 +63,8 @@ async def stop_harness(harness: Harness) -> None:
     harness.db.dispose()
 
 
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    running = await start_harness(tmp_path / "journal.db")
+@pytest.fixture(params=[False, True], ids=["threaded-journal", "inline-journal"])
+async def harness(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    running = await start_harness(tmp_path / "journal.db", inline=request.param)
     yield running
     await stop_harness(running)

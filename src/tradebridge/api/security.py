@@ -1,8 +1,10 @@
 """Passwords, tokens and API keys: hashing and verification, no storage."""
 
+import functools
 import hashlib
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -65,8 +67,10 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-DUMMY_PASSWORD_HASH = hash_password(secrets.token_urlsafe(16))
-"""Verified against when the user does not exist, so both cases take the same time."""
+@functools.cache
+def dummy_password_hash() -> str:
+    """Verified against when the user does not exist, so both cases take the same time."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def new_api_key() -> str:
@@ -100,11 +104,15 @@ def load_or_create_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+VERIFIED_TOKENS_KEPT = 10_000
+
+
 class TokenIssuer:
     def __init__(self, secret: str, algorithm: str, ttl_seconds: int) -> None:
         self._secret = secret
         self._algorithm = algorithm
         self.ttl_seconds = ttl_seconds
+        self._verified: dict[str, tuple[float, Principal]] = {}
 
     def issue(self, username: str, role: Role) -> str:
         now = datetime.now(UTC)
@@ -117,6 +125,18 @@ class TokenIssuer:
         return jwt.encode(claims, self._secret, algorithm=self._algorithm)
 
     def verify(self, token: str) -> Principal:
+        """The caller a token names. Verified tokens are remembered until they expire, so a
+        client sending the same token on every request pays for the signature check once."""
+        cached = self._verified.get(token)
+        if cached is not None and cached[0] > time.time():
+            return cached[1]
+        principal, expires_at = self._decode(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            self._verified.clear()
+        self._verified[token] = (expires_at, principal)
+        return principal
+
+    def _decode(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -129,4 +149,5 @@ class TokenIssuer:
             raise Unauthorized("the token has expired; log in again") from None
         except (jwt.InvalidTokenError, ValueError):
             raise Unauthorized("invalid token") from None
-        return Principal(username=str(claims["sub"]), scopes=ROLE_SCOPES[role])
+        principal = Principal(username=str(claims["sub"]), scopes=ROLE_SCOPES[role])
+        return principal, float(claims["exp"])

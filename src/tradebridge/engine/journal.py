@@ -1,10 +1,17 @@
 """The order journal: every change to orders, trades and events, committed in groups.
 
-Changes are staged synchronously on the engine loop and written by one writer thread. While
-one transaction commits, new changes gather into the next, so under load one commit carries
-many orders (group commit) and the loop never waits on the disk. `commit()` returns once
-everything staged before it is durable; events are handed to `on_committed` only then, so
-nothing is ever published that a crash could take back.
+Changes are staged synchronously on the engine loop and written in batches: everything staged
+during one turn of the loop goes into one transaction, and while a transaction commits, new
+changes gather into the next, so under load one commit carries many orders (group commit).
+`commit()` returns once everything staged before it is durable; events are handed to
+`on_committed` only then, so nothing is ever published that a crash could take back.
+
+Where a commit waits on a device or the network (PostgreSQL, SQLite with
+`synchronous = full`) the transaction runs on a writer thread, and the loop goes on meanwhile.
+Where it only copies pages into the operating system's cache (SQLite in WAL mode with
+`synchronous = normal`, which survives a killed process) it runs inline on the loop: the
+hand-off to a thread and back costs more than the write, and the GIL would serialise the two
+anyway.
 """
 
 import asyncio
@@ -82,9 +89,16 @@ class _Batch:
 
 
 class Journal:
-    def __init__(self, engine: Engine, on_committed: Callable[[list[StagedEvent]], None]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_committed: Callable[[list[StagedEvent]], None],
+        *,
+        inline: bool = False,
+    ) -> None:
         self._engine = engine
         self._on_committed = on_committed
+        self._inline = inline
         dialect = engine.dialect
         self._insert_order = _DriverStatement(_INSERT_ORDER, dialect)
         self._update_order = _DriverStatement(_UPDATE_ORDER, dialect)
@@ -169,8 +183,17 @@ class Journal:
         self._inflight = batch
         self._waiter(batch)
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self._write, batch)
-        future.add_done_callback(lambda f: self._finish(batch, f))
+        if self._inline:
+            written: asyncio.Future[None] = loop.create_future()
+            try:
+                self._write(batch)
+                written.set_result(None)
+            except Exception as exc:
+                written.set_exception(exc)
+            self._finish(batch, written)
+        else:
+            future = loop.run_in_executor(self._executor, self._write, batch)
+            future.add_done_callback(lambda f: self._finish(batch, f))
 
     def _fail(self, batch: _Batch) -> None:
         if batch.waiter is not None and not batch.waiter.done():

@@ -51,7 +51,7 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> N
         event = ConnectionEvent(account=account, state=state, message=message)
         publisher.publish(STATUS_TOPIC, _encode(event))
 
-    journal = Journal(db, on_committed=publish_events)
+    journal = Journal(db, on_committed=publish_events, inline=commits_in_memory(settings))
     ids = IdGenerator()
     accounts = {
         a.id: AccountRuntime(
@@ -87,6 +87,14 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> N
         journal.close()
         await publisher.close()
         db.dispose()
+
+
+def commits_in_memory(settings: Settings) -> bool:
+    """Whether a commit only copies pages into the OS cache (SQLite WAL, synchronous=normal)."""
+    return (
+        settings.database_url.startswith("sqlite")
+        and settings.database.sqlite_synchronous == "normal"
+    )
 
 
 def _stop_on_signals() -> asyncio.Event:

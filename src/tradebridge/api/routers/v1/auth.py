@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from tradebridge.api.encoding import json_response
 from tradebridge.api.schemas import LoginBody
-from tradebridge.api.security import DUMMY_PASSWORD_HASH, Role, verify_password
+from tradebridge.api.security import Role, dummy_password_hash, verify_password
 from tradebridge.domain.errors import BadRequest, Unauthorized, ValidationFailed
 from tradebridge.store import users
 
@@ -55,7 +55,7 @@ async def token(request: Request) -> Response:
         with db.connect() as conn:
             user = users.get_user(conn, login.username)
         if user is None:
-            verify_password(DUMMY_PASSWORD_HASH, login.password)
+            verify_password(dummy_password_hash(), login.password)
             return None
         return Role(user.role) if verify_password(user.password_hash, login.password) else None
 
