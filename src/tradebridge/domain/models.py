@@ -36,6 +36,18 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     time: datetime
 
 
+class Bar(msgspec.Struct, frozen=True, kw_only=True):
+    """OHLCV of one interval starting at `time`."""
+
+    symbol: str
+    time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+
+
 class Trade(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     order_id: str
