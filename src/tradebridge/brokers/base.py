@@ -17,13 +17,23 @@ the call returns.
 from abc import ABC, abstractmethod
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgspec
 
-from tradebridge.domain.enums import ConnectionState, MarketStatus, OrderStatus, TimeInForce
-from tradebridge.domain.models import AccountSummary, Contract, Position, Quote, Trade
+from tradebridge.domain.enums import (
+    ConnectionState,
+    MarketStatus,
+    OrderStatus,
+    RejectReason,
+    TimeInForce,
+)
+from tradebridge.domain.errors import OrderRejected
+from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import Order
+
+
+BarInterval = Literal["1m", "5m", "1d"]
 
 
 class OrderUpdate(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,6 +77,8 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     short_selling: bool = False
     futures_offsets: bool = False
     quote_streaming: bool = False
+    bars: bool = False
+    """Historical bars through `bars()`."""
     time_in_force: frozenset[TimeInForce] = frozenset(TimeInForce)
 
 
@@ -136,3 +148,9 @@ class Broker(ABC):
 
     @abstractmethod
     async def subscribe_quotes(self, symbols: list[str]) -> None: ...
+
+    async def bars(self, symbol: str, interval: BarInterval, limit: int) -> list[Bar]:
+        """Recent bars, oldest first. Optional: adapters that have them set `capabilities.bars`."""
+        raise OrderRejected(
+            RejectReason.NOT_SUPPORTED, f"the {self.name} adapter has no historical bars"
+        )

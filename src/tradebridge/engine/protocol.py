@@ -4,12 +4,13 @@ Only message types live here (no logic), so the web can speak to the engine with
 importing any of its machinery.
 """
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 import msgspec
 
-from tradebridge.brokers.base import Capabilities
+from tradebridge.brokers.base import BarInterval, Capabilities
 from tradebridge.domain.enums import ConnectionState, EventType, TradingState
 from tradebridge.domain.orders import Order, OrderRequest
 
@@ -92,6 +93,33 @@ class SetQuote(msgspec.Struct, frozen=True, kw_only=True):
     pre_close: Decimal | None = None
 
 
+class ContractQuery(msgspec.Struct, frozen=True, kw_only=True):
+    account: str
+    venue: str | None = None
+    q: str | None = None
+    """Case-insensitive part of the symbol or the name."""
+
+
+class BarsRequest(msgspec.Struct, frozen=True, kw_only=True):
+    account: str
+    symbol: str
+    interval: BarInterval
+    limit: int = 200
+
+
+class ClockRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Exactly one of `advance` and `to`."""
+
+    account: str
+    advance: Literal["next_day", "next_session"] | None = None
+    to: datetime | None = None
+
+
+class ClockState(msgspec.Struct, frozen=True, kw_only=True):
+    account: str
+    now: datetime
+
+
 class AccountEvent(msgspec.Struct, frozen=True, kw_only=True):
     """A numbered change to an account, as stored and as published.
 
@@ -138,5 +166,9 @@ class Method:
     CANCEL_ALL = "orders.cancel_all"
     LIST_TRADES = "trades.list"
     QUOTES = "market.quotes"
+    CONTRACTS = "market.contracts"
+    MARKET_STATUS = "market.status"
+    BARS = "market.bars"
     PAPER_SET_QUOTE = "paper.set_quote"
+    PAPER_CLOCK = "paper.clock"
     PAPER_RESET = "paper.reset"
