@@ -155,7 +155,7 @@ def test_refused_order_is_recorded_as_rejected(api: httpx.Client) -> None:
 
 
 def test_list_pages_ascending_with_after(api: httpx.Client) -> None:
-    ids = [place(api, limit_price="1300.00", client_order_id=cid()).json()["id"] for _ in range(4)]
+    ids = [place(api, limit_price="1360.00", client_order_id=cid()).json()["id"] for _ in range(4)]
     latest_two = api.get(ORDERS, params={"limit": 2}).json()
     assert [o["id"] for o in latest_two] == ids[2:]
     page = api.get(ORDERS, params={"after": ids[0], "limit": 2}).json()

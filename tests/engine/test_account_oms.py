@@ -186,7 +186,7 @@ async def test_many_concurrent_orders_share_commits_and_keep_seq_gap_free(
             symbol="000001.SZ",
             side=Side.BUY,
             qty=100,
-            limit_price=Decimal("10.00"),
+            limit_price=Decimal("10.40"),
             client_order_id=f"c{i}",
         )
         for i in range(200)

@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.db = prepared.db
     app.state.engine_address = settings.engine.rpc_address
+    app.state.default_account = settings.accounts[0].id
     app.state.authenticator = Authenticator(
         TokenIssuer(
             prepared.jwt_secret, settings.auth.jwt_algorithm, settings.auth.token_ttl_seconds

@@ -1,13 +1,20 @@
 """Typed calls to the engine over the RPC link; the only way the web reaches an engine."""
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
-from tradebridge.domain.models import AccountSummary, Position, Quote, Trade
+from tradebridge.brokers.base import BarInterval, VenueStatus
+from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import Order, OrderRequest
 from tradebridge.engine.protocol import (
     AccountInfo,
     AccountRef,
+    BarsRequest,
     ClientOrderRef,
+    ClockRequest,
+    ClockState,
+    ContractQuery,
     EngineStatus,
     ListOrders,
     ListTrades,
@@ -111,6 +118,26 @@ class EngineClient:
             pre_close=pre_close,
         )
         return await self.rpc.call(Method.PAPER_SET_QUOTE, request, Quote)
+
+    async def contracts(self, account: str, venue: str | None, q: str | None) -> list[Contract]:
+        query = ContractQuery(account=account, venue=venue, q=q)
+        return await self.rpc.call(Method.CONTRACTS, query, list[Contract])
+
+    async def market_status(self, account: str) -> list[VenueStatus]:
+        return await self.rpc.call(Method.MARKET_STATUS, AccountRef(account), list[VenueStatus])
+
+    async def bars(self, account: str, symbol: str, interval: BarInterval, limit: int) -> list[Bar]:
+        request = BarsRequest(account=account, symbol=symbol, interval=interval, limit=limit)
+        return await self.rpc.call(Method.BARS, request, list[Bar])
+
+    async def paper_clock(
+        self,
+        account: str,
+        advance: Literal["next_day", "next_session"] | None,
+        to: datetime | None,
+    ) -> ClockState:
+        request = ClockRequest(account=account, advance=advance, to=to)
+        return await self.rpc.call(Method.PAPER_CLOCK, request, ClockState)
 
     async def paper_reset(self, account: str) -> None:
         await self.rpc.call(Method.PAPER_RESET, AccountRef(account), type(None))

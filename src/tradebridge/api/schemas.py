@@ -1,9 +1,9 @@
 """Request bodies, validated by pydantic at the edge and turned into domain requests."""
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tradebridge.domain.enums import Offset, OrderType, Side, TimeInForce
 from tradebridge.domain.errors import ValidationFailed
@@ -67,3 +67,18 @@ class LoginBody(BaseModel):
 
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class ClockBody(BaseModel):
+    """Exactly one of `advance` and `to` (an ISO-8601 time with its offset)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    advance: Literal["next_day", "next_session"] | None = None
+    to: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "ClockBody":
+        if (self.advance is None) == (self.to is None):
+            raise ValueError("give exactly one of 'advance' and 'to'")
+        return self

@@ -32,7 +32,6 @@ from tradebridge.domain.errors import OrderRejected
 from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import Order
 
-
 BarInterval = Literal["1m", "5m", "1d"]
 
 

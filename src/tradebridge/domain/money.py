@@ -14,7 +14,7 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
 
 def round_money(amount: Decimal) -> Decimal:
     """Round an amount of cash to the cent, half up (as brokers print statements)."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    return amount.quantize(CENT, ROUND_HALF_UP)  # positional: half the cost of keywords
 
 
 def is_on_tick(price: Decimal, tick: Decimal) -> bool:

@@ -16,7 +16,14 @@ from typing import NoReturn, TypeVar
 import msgspec
 from sqlalchemy import Engine
 
-from tradebridge.brokers.base import Broker, BrokerSink, Fill, OrderUpdate
+from tradebridge.brokers.base import (
+    BarInterval,
+    Broker,
+    BrokerSink,
+    Fill,
+    OrderUpdate,
+    VenueStatus,
+)
 from tradebridge.config import AccountSettings
 from tradebridge.domain.enums import (
     ConnectionState,
@@ -35,7 +42,7 @@ from tradebridge.domain.errors import (
     Timeout,
     TradebridgeError,
 )
-from tradebridge.domain.models import AccountSummary, Contract, Position, Quote, Trade
+from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import (
     Order,
     OrderRequest,
@@ -44,6 +51,7 @@ from tradebridge.domain.orders import (
     new_order,
     transition,
 )
+from tradebridge.domain.symbols import venue_of
 from tradebridge.domain.ticks import ladder_for
 from tradebridge.engine.checks import (
     AccountView,
@@ -75,6 +83,13 @@ _encode = msgspec.msgpack.Encoder().encode
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _key(position: Position) -> str:
+    """Stock positions by symbol; futures long and short sides apart (`cu2601.SHFE:short`)."""
+    if position.direction is None:
+        return position.symbol
+    return f"{position.symbol}:{position.direction.value}"
 
 
 class AccountRuntime(BrokerSink):
@@ -127,7 +142,7 @@ class AccountRuntime(BrokerSink):
         await self.broker.connect()
         self._contracts = {c.symbol: c for c in await self.broker.contracts()}
         self._quotes = {q.symbol: q for q in await self.broker.quotes(list(self._contracts))}
-        self._positions = {p.symbol: p for p in await self.broker.query_positions()}
+        self._positions = {_key(p): p for p in await self.broker.query_positions()}
         self._summary = await self.broker.query_account()
         await self._close_orders_unknown_to_broker(stale)
 
@@ -343,7 +358,7 @@ class AccountRuntime(BrokerSink):
     async def positions(self) -> list[Position]:
         """Asked of the broker, so prices and valuations are current."""
         positions = await self._ask_broker(self.broker.query_positions(), "positions")
-        return sorted(positions, key=lambda p: p.symbol)
+        return sorted(positions, key=_key)
 
     async def summary(self) -> AccountSummary:
         return await self._ask_broker(self.broker.query_account(), "the account summary")
@@ -354,6 +369,25 @@ class AccountRuntime(BrokerSink):
                 return await query
         except TimeoutError:
             raise Timeout(f"the broker did not send {what} in time") from None
+
+    async def contracts(self, venue: str | None, text: str | None) -> list[Contract]:
+        contracts = await self._ask_broker(self.broker.contracts(), "its contracts")
+        if venue is not None:
+            contracts = [c for c in contracts if venue_of(c.symbol).value == venue]
+        if text:
+            needle = text.casefold()
+            contracts = [
+                c for c in contracts if needle in c.symbol.casefold() or needle in c.name.casefold()
+            ]
+        return sorted(contracts, key=lambda c: c.symbol)
+
+    async def market_status(self) -> list[VenueStatus]:
+        return await self._ask_broker(self.broker.market_status(), "the market status")
+
+    async def bars(self, symbol: str, interval: BarInterval, limit: int) -> list[Bar]:
+        if symbol not in self._contracts:
+            raise NotFound(f"unknown symbol {symbol}", {"symbol": symbol})
+        return await self._ask_broker(self.broker.bars(symbol, interval, limit), "bars")
 
     def quotes(self, symbols: list[str]) -> list[Quote]:
         missing = [s for s in symbols if s not in self._quotes]
@@ -426,9 +460,9 @@ class AccountRuntime(BrokerSink):
 
     def on_position(self, position: Position) -> None:
         if position.qty == 0:
-            self._positions.pop(position.symbol, None)
+            self._positions.pop(_key(position), None)
         else:
-            self._positions[position.symbol] = position
+            self._positions[_key(position)] = position
         self._emit(EventType.POSITION, position)
 
     def on_account(self, summary: AccountSummary) -> None:
@@ -488,8 +522,8 @@ class AccountRuntime(BrokerSink):
     def _reserve(self, order: Order, contract: Contract | None, quote: Quote | None) -> None:
         """Hold cash (buys) or shares (sells) until the broker has acknowledged the order, so
         concurrent orders cannot spend the same money twice."""
-        if contract is None:
-            return
+        if contract is None or order.offset is not None:
+            return  # futures: the broker freezes margin at once
         if order.side is Side.BUY:
             price = (
                 order.limit_price

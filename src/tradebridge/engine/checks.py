@@ -47,6 +47,11 @@ def validate_request(request: OrderRequest) -> None:
     is_futures = market_of(request.symbol) is Market.CN_FUTURES
     if request.offset is not None and not is_futures:
         raise ValidationFailed("offset applies to futures only", {"field": "offset"})
+    if request.offset is None and is_futures:
+        raise ValidationFailed(
+            "futures orders need an offset: open, close, close_today or close_yesterday",
+            {"field": "offset"},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,7 @@ class AccountView:
 
     balances: dict[str, Balance]
     positions: dict[str, Position]
+    """Stock positions by symbol."""
     reserved_cash: dict[str, Decimal]
     """Cash of orders accepted by the engine but not yet acknowledged by the broker."""
     reserved_qty: dict[str, int]
@@ -78,6 +84,12 @@ def check_order(
             RejectReason.NOT_SUPPORTED,
             f"this broker does not accept time_in_force {request.time_in_force.value}",
         )
+    if contract.max_qty is not None and request.qty > contract.max_qty:
+        raise Refusal(
+            RejectReason.INVALID_LOT_SIZE,
+            f"{request.qty} {contract.symbol} is over the venue's maximum of {contract.max_qty} "
+            "per order",
+        )
     price = request.limit_price
     if price is not None:
         ladder = ladder_for(contract)
@@ -87,6 +99,8 @@ def check_order(
                 RejectReason.INVALID_TICK_SIZE,
                 f"limit_price {price} is not a multiple of the tick {tick} of {contract.symbol}",
             )
+    if market_of(request.symbol) is Market.CN_FUTURES:
+        return  # margin and offsets are the venue's to check: the broker refuses what they allow
     if request.side is Side.BUY:
         _check_funds(request, contract, quote, account)
     else:

@@ -5,16 +5,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tradebridge import __version__
+from tradebridge.brokers.base import VenueStatus
 from tradebridge.brokers.paper import PaperBroker
 from tradebridge.domain.errors import NotFound, ValidationFailed
-from tradebridge.domain.models import AccountSummary, Position, Quote, Trade
+from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import Order
-from tradebridge.domain.symbols import parse_symbol
+from tradebridge.domain.symbols import Venue, parse_symbol
 from tradebridge.engine.account import AccountRuntime
 from tradebridge.engine.protocol import (
     AccountInfo,
     AccountRef,
+    BarsRequest,
     ClientOrderRef,
+    ClockRequest,
+    ClockState,
+    ContractQuery,
     EngineStatus,
     ListOrders,
     ListTrades,
@@ -50,7 +55,11 @@ class EngineService:
             (Method.CANCEL_ALL, AccountRef, self.cancel_all),
             (Method.LIST_TRADES, ListTrades, self.list_trades),
             (Method.QUOTES, QuotesRequest, self.quotes),
+            (Method.CONTRACTS, ContractQuery, self.contracts),
+            (Method.MARKET_STATUS, AccountRef, self.market_status),
+            (Method.BARS, BarsRequest, self.bars),
             (Method.PAPER_SET_QUOTE, SetQuote, self.paper_set_quote),
+            (Method.PAPER_CLOCK, ClockRequest, self.paper_clock),
             (Method.PAPER_RESET, AccountRef, self.paper_reset),
         ]
         for name, params_type, handler in handlers:
@@ -114,6 +123,29 @@ class EngineService:
     async def quotes(self, request: QuotesRequest) -> list[Quote]:
         symbols = [parse_symbol(s) for s in request.symbols]
         return self._account(request.account).quotes(symbols)
+
+    async def contracts(self, query: ContractQuery) -> list[Contract]:
+        venue = query.venue.upper() if query.venue else None
+        if venue is not None and venue not in Venue._value2member_map_:
+            raise ValidationFailed(f"unknown venue {query.venue!r}", {"field": "venue"})
+        return await self._account(query.account).contracts(venue, query.q)
+
+    async def market_status(self, ref: AccountRef) -> list[VenueStatus]:
+        return await self._account(ref.account).market_status()
+
+    async def bars(self, request: BarsRequest) -> list[Bar]:
+        if not 1 <= request.limit <= MAX_PAGE:
+            raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}", {"field": "limit"})
+        account = self._account(request.account)
+        return await account.bars(parse_symbol(request.symbol), request.interval, request.limit)
+
+    async def paper_clock(self, request: ClockRequest) -> ClockState:
+        if (request.advance is None) == (request.to is None):
+            raise ValidationFailed("give exactly one of 'advance' and 'to'", {"field": "advance"})
+        broker = self._paper(request.account)
+        now = broker.advance_clock(advance=request.advance, to=request.to)
+        await self._account(request.account).flush()
+        return ClockState(account=request.account, now=now)
 
     async def paper_set_quote(self, request: SetQuote) -> Quote:
         broker = self._paper(request.account)

@@ -10,7 +10,7 @@ import pytest
 from tradebridge.brokers.base import Fill, OrderUpdate
 from tradebridge.brokers.paper import PaperBroker
 from tradebridge.config import PaperSettings
-from tradebridge.domain.enums import ConnectionState, OrderType, Side, TimeInForce
+from tradebridge.domain.enums import ConnectionState, Offset, OrderType, Side, TimeInForce
 from tradebridge.domain.models import AccountSummary, Position, Quote
 from tradebridge.domain.orders import Order, OrderRequest, new_order
 from tradebridge.ids import IdGenerator
@@ -87,7 +87,8 @@ MakeOrder = Callable[..., Order]
 
 @pytest.fixture
 def make_order() -> MakeOrder:
-    """`make_order(symbol, side, qty, price=None, type=None, tif=...)`: a `pending_new` order.
+    """`make_order(symbol, side, qty, price=None, type=None, tif=..., offset=None)`: a
+    `pending_new` order.
 
     `type` defaults to limit when a price is given, market otherwise.
     """
@@ -101,6 +102,7 @@ def make_order() -> MakeOrder:
         *,
         type: OrderType | None = None,
         tif: TimeInForce = TimeInForce.DAY,
+        offset: Offset | str | None = None,
     ) -> Order:
         limit = Decimal(price) if price is not None else None
         request = OrderRequest(
@@ -110,6 +112,7 @@ def make_order() -> MakeOrder:
             type=type or (OrderType.LIMIT if limit is not None else OrderType.MARKET),
             limit_price=limit,
             time_in_force=tif,
+            offset=Offset(offset) if offset is not None else None,
         )
         order_id = ids.new_id()
         return new_order(

@@ -29,14 +29,19 @@ async def test_buy_limit_above_the_ask_fills_at_the_ask(broker, sink, make_order
     await broker.place_order(order)
 
     (fill,) = sink.of("fill")
-    assert (fill.order_id, fill.qty, fill.price, fill.fee) == (order.id, 100, Decimal("1500.01"), 0)
-    assert await cny(broker) == (Decimal("849999.00"), Decimal("849999.00"), Decimal("0.00"))
+    assert (fill.order_id, fill.qty, fill.price, fill.fee) == (
+        order.id,
+        100,
+        Decimal("1500.01"),
+        Decimal("39.00"),
+    )
+    assert await cny(broker) == (Decimal("849960.00"), Decimal("849960.00"), Decimal("0.00"))
     held = await position(broker, MOUTAI)
-    assert (held.qty, held.available_qty, held.avg_cost) == (100, 100, Decimal("1500.01"))
+    assert (held.qty, held.available_qty, held.avg_cost) == (100, 0, Decimal("1500.40"))
     assert (held.last_price, held.market_value, held.unrealized_pnl) == (
         Decimal("1500.00"),
         Decimal("150000.00"),
-        Decimal("-1.00"),
+        Decimal("-40.00"),
     )
     assert (await status(broker, order)).status is OrderStatus.FILLED
 
@@ -57,7 +62,7 @@ async def test_immediate_fill_pushes_new_fill_position_account_in_order(
     assert (new.order_id, new.status, new.reason) == (order.id, OrderStatus.NEW, None)
     assert new.broker_order_id
     assert sink.of("position")[0].qty == 100
-    assert sink.of("account")[0].cash == Decimal("849999.00")
+    assert sink.of("account")[0].cash == Decimal("849960.00")
 
 
 async def test_limit_below_the_ask_rests_then_fills_when_the_ask_comes_down(
@@ -67,7 +72,8 @@ async def test_limit_below_the_ask_rests_then_fills_when_the_ask_comes_down(
     await broker.place_order(order)
 
     assert sink.kinds() == ["order", "account"]
-    assert await cny(broker) == (Decimal("1000000.00"), Decimal("851000.00"), Decimal("149000.00"))
+    # 149000 and the fees of a fill at the limit: commission 37.25, transfer fee 1.49
+    assert await cny(broker) == (Decimal("1000000.00"), Decimal("850961.26"), Decimal("149038.74"))
 
     sink.clear()
     broker.set_quote(MOUTAI, last=Decimal("1495.00"))  # ask 1495.01: still above
@@ -77,12 +83,14 @@ async def test_limit_below_the_ask_rests_then_fills_when_the_ask_comes_down(
     broker.set_quote(MOUTAI, last=Decimal("1489.00"))  # ask 1489.01
     assert sink.kinds() == ["quote", "fill", "position", "account"]
     assert sink.of("fill")[0].price == Decimal("1489.01")
-    assert await cny(broker) == (Decimal("851099.00"), Decimal("851099.00"), Decimal("0.00"))
+    # 148901 + commission 37.23 + transfer fee 1.49; the rest of the freeze is released
+    assert await cny(broker) == (Decimal("851060.28"), Decimal("851060.28"), Decimal("0.00"))
     assert (await status(broker, order)).status is OrderStatus.FILLED
 
 
 async def test_sell_limit_fills_at_the_bid(broker, sink, make_order) -> None:
     await broker.place_order(make_order(MOUTAI, "buy", 300, "1500.01"))
+    broker.roll_day()  # T+1
     sink.clear()
 
     await broker.place_order(make_order(MOUTAI, "sell", 100, "1490.00"))
@@ -95,6 +103,7 @@ async def test_sell_limit_fills_at_the_bid(broker, sink, make_order) -> None:
 
 async def test_sell_limit_above_the_bid_rests_until_the_bid_rises(broker, sink, make_order) -> None:
     await broker.place_order(make_order(MOUTAI, "buy", 300, "1500.01"))
+    broker.roll_day()  # T+1
     sink.clear()
 
     await broker.place_order(make_order(MOUTAI, "sell", 100, "1520.00"))
@@ -118,9 +127,9 @@ async def test_market_buy_and_sell_take_the_opposite_side(broker, sink, make_ord
     ]
     usd = next(b for b in (await broker.query_account()).balances if b.currency == "USD")
     assert (usd.cash, usd.frozen) == (
-        Decimal("98619.86"),
+        Decimal("98619.83"),
         Decimal("0.00"),
-    )  # 100000 - 2300.10 + 919.96
+    )  # 100000 - 2300.10 + 919.96 - 0.03 SEC fee on the sell
 
 
 async def test_partial_fill_by_displayed_size_then_remainder_fills_later(
@@ -133,19 +142,23 @@ async def test_partial_fill_by_displayed_size_then_remainder_fills_later(
     await broker.place_order(order)
 
     assert sink.kinds() == ["order", "fill", "position", "account"]
-    assert sink.of("fill")[0].qty == 300
+    assert (sink.of("fill")[0].qty, sink.of("fill")[0].fee) == (300, Decimal("117.00"))
     assert (await status(broker, order)).status is OrderStatus.PARTIALLY_FILLED
     (quote,) = await broker.quotes([MOUTAI])
     assert quote.ask_size == 0
-    assert await cny(broker) == (Decimal("549997.00"), Decimal("249995.00"), Decimal("300002.00"))
+    # still frozen: 200 at 1500.01 and what the order's fee grows by when they fill
+    # (195.00 on 750005 in all, less the 117.00 charged)
+    assert await cny(broker) == (Decimal("549880.00"), Decimal("249800.00"), Decimal("300080.00"))
 
     sink.clear()
     broker.set_quote(MOUTAI, last=Decimal("1500.00"))  # sizes as last set: 300 on the ask again
-    assert [(f.qty, f.price) for f in sink.of("fill")] == [(200, Decimal("1500.01"))]
+    assert [(f.qty, f.price, f.fee) for f in sink.of("fill")] == [
+        (200, Decimal("1500.01"), Decimal("78.00"))
+    ]
     record = await status(broker, order)
     assert (record.status, record.filled_qty) == (OrderStatus.FILLED, 500)
     assert (await broker.quotes([MOUTAI]))[0].ask_size == 100
-    assert await cny(broker) == (Decimal("249995.00"), Decimal("249995.00"), Decimal("0.00"))
+    assert await cny(broker) == (Decimal("249800.00"), Decimal("249800.00"), Decimal("0.00"))
 
 
 async def test_resting_orders_fill_in_arrival_order(broker, sink, make_order) -> None:
@@ -210,11 +223,12 @@ async def test_market_order_remainder_is_canceled(broker, sink, make_order) -> N
     assert sink.kinds() == ["order", "fill", "position", "account", "order", "account"]
     assert sink.of("fill")[0].qty == 100
     assert sink.of("order")[1].status is OrderStatus.CANCELED
-    assert (await cny(broker)) == (Decimal("849999.00"), Decimal("849999.00"), Decimal("0.00"))
+    assert (await cny(broker)) == (Decimal("849960.00"), Decimal("849960.00"), Decimal("0.00"))
 
 
 async def test_market_order_without_an_opposite_side_is_canceled(broker, sink, make_order) -> None:
     await broker.place_order(make_order(MOUTAI, "buy", 100, "1500.01"))
+    broker.roll_day()  # T+1
     broker.set_quote(MOUTAI, last=Decimal("1500.00"), bid_size=0)
     sink.clear()
 
@@ -245,3 +259,28 @@ async def test_fills_are_recorded_as_trades(broker, make_order) -> None:
         100,
         Decimal("1500.01"),
     )
+
+
+async def test_hk_fills_come_in_whole_board_lots(broker, sink, make_order) -> None:
+    broker.set_quote("00700.HK", last=Decimal("480.0"), ask_size=150)
+    order = make_order("00700.HK", "buy", 300, "480.2")
+    await broker.place_order(order)
+
+    assert [f.qty for f in sink.of("fill")] == [100]  # 150 shown, one lot of 100 trades
+    assert (await broker.quotes(["00700.HK"]))[0].ask_size == 50
+    fok = make_order("00700.HK", "buy", 100, "480.2", tif=TimeInForce.FOK)
+    await broker.place_order(fok)
+    assert (await status(broker, fok)).status is OrderStatus.CANCELED
+
+
+async def test_a_cn_partial_fill_may_leave_an_odd_lot_to_sell_whole(
+    broker, sink, make_order
+) -> None:
+    broker.set_quote(MOUTAI, last=Decimal("1500.00"), ask_size=150)
+    await broker.place_order(make_order(MOUTAI, "buy", 200, "1500.01", tif=TimeInForce.IOC))
+    assert [f.qty for f in sink.of("fill")] == [150]
+    broker.roll_day()
+
+    await broker.place_order(make_order(MOUTAI, "sell", 50, "1499.99"))  # the odd 50
+    await broker.place_order(make_order(MOUTAI, "sell", 100, "1499.99"))
+    assert await broker.query_positions() == []

@@ -99,8 +99,9 @@ async def test_unknown_symbols_are_not_found(broker) -> None:
 
 async def test_market_status_is_always_open(broker) -> None:
     statuses = await broker.market_status()
+    venues = ("SH", "SZ", "BJ", "HK", "US", "SHFE", "DCE", "CFFEX")
     assert [(s.venue, s.status, s.broker_status) for s in statuses] == [
-        (venue, MarketStatus.OPEN, "always_open") for venue in ("SH", "SZ", "HK", "US")
+        (venue, MarketStatus.OPEN, "always_open") for venue in venues
     ]
 
 
@@ -115,7 +116,7 @@ async def test_connection_calls_and_capabilities(broker, sink) -> None:
     assert PaperBroker.name == "paper"
     caps = PaperBroker.capabilities
     assert (caps.market_orders, caps.modify, caps.short_selling) == (True, False, False)
-    assert (caps.futures_offsets, caps.quote_streaming) == (False, True)
+    assert (caps.futures_offsets, caps.quote_streaming) == (True, True)
     assert caps.time_in_force == frozenset(TimeInForce)
 
 
@@ -129,6 +130,7 @@ async def test_default_clock_is_aware_utc(settings, sink) -> None:
 async def test_reset(broker, sink, make_order) -> None:
     await broker.place_order(make_order(MOUTAI, "buy", 200, "1500.01"))
     await broker.place_order(make_order("AAPL.US", "buy", 5))
+    broker.roll_day()
     open_buy = make_order(MOUTAI, "buy", 100, "1400.00")
     open_sell = make_order(MOUTAI, "sell", 100, "1600.00")
     await broker.place_order(open_buy)
@@ -171,5 +173,5 @@ async def test_reset(broker, sink, make_order) -> None:
     assert len(await broker.query_trades()) == 2  # history is kept
 
     sink.clear()
-    broker.set_quote(MOUTAI, last=Decimal("1300.00"))
+    broker.set_quote(MOUTAI, last=Decimal("1380.00"))
     assert sink.kinds() == ["quote"]  # canceled orders no longer rest

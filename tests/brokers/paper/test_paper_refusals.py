@@ -90,4 +90,4 @@ async def test_the_same_order_cannot_be_placed_twice(broker, sink, make_order) -
     with pytest.raises(ValidationFailed, match="already placed"):
         await broker.place_order(order)
     assert sink.calls == []
-    assert (await broker.query_account()).frozen == Decimal("149000.00")
+    assert (await broker.query_account()).frozen == Decimal("149038.74")

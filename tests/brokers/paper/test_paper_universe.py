@@ -34,7 +34,7 @@ def test_cn_board_by_code(symbol: str, board: CnBoard | None) -> None:
 def test_built_in_universe() -> None:
     universe = build_universe([])
     assert list(universe) == [row.symbol for row in BUILT_IN]
-    assert len(universe) == 12
+    assert len(universe) == 21
     moutai = universe["600519.SH"].contract
     assert (moutai.name, moutai.currency, moutai.lot_size) == ("贵州茅台", "CNY", 100)
     assert (moutai.tick_size, moutai.price_limit_pct, moutai.t_plus) == (
@@ -50,6 +50,34 @@ def test_built_in_universe() -> None:
     tencent, hsbc = universe["00700.HK"].contract, universe["00005.HK"].contract
     assert (tencent.lot_size, tencent.currency, tencent.tick_size) == (100, "HKD", Decimal("0.2"))
     assert (hsbc.lot_size, hsbc.tick_size, hsbc.price_limit_pct) == (400, Decimal("0.05"), None)
+    tracker, baba = universe["02800.HK"].contract, universe["09988.HK"].contract
+    assert (tracker.lot_size, tracker.tick_size) == (500, Decimal("0.05"))
+    assert (baba.lot_size, baba.tick_size) == (100, Decimal("0.1"))
+    for us in ("QQQ.US", "TSLA.US"):
+        assert (universe[us].contract.lot_size, universe[us].contract.currency) == (1, "USD")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "lot", "min_qty", "max_qty", "max_market_qty", "limit"),
+    [
+        ("600519.SH", 100, None, 1_000_000, None, 10),
+        ("000001.SZ", 100, None, 1_000_000, None, 10),
+        ("300750.SZ", 100, None, 300_000, 150_000, 20),
+        ("688981.SH", 1, 200, 100_000, 50_000, 20),
+        ("430047.BJ", 1, 100, 1_000_000, None, 30),
+        ("510300.SH", 100, None, None, None, 10),
+    ],
+)
+def test_board_defaults(symbol, lot, min_qty, max_qty, max_market_qty, limit) -> None:
+    instrument = build_universe([])[symbol]
+    contract = instrument.contract
+    assert (contract.lot_size, contract.min_qty, contract.max_qty) == (lot, min_qty, max_qty)
+    assert instrument.max_market_qty == max_market_qty
+    assert (contract.price_limit_pct, contract.t_plus) == (Decimal(limit), 1)
+
+
+def test_us_defaults() -> None:
+    universe = build_universe([])
     apple = universe["AAPL.US"].contract
     assert (apple.lot_size, apple.currency, apple.tick_size, apple.t_plus) == (
         1,
@@ -102,12 +130,11 @@ def test_row_overrides_only_the_fields_it_gives() -> None:
 @pytest.mark.parametrize(
     ("row", "problem"),
     [
-        (ContractRow(symbol="cu2601.SHFE", pre_close=Decimal(70000)), "futures"),
         (ContractRow(symbol="900901.SH", pre_close=Decimal(1)), "known board"),
         (ContractRow(symbol="00700.HK", tick_size=Decimal("0.5")), "price ladder"),
         (ContractRow(symbol="AAPL.US", tick_size=Decimal("0.05")), "price ladder"),
         (ContractRow(symbol="601398.SH"), "pre_close is required"),
-        (ContractRow(symbol="09988.HK", pre_close=Decimal(80)), "lot_size is required"),
+        (ContractRow(symbol="00941.HK", pre_close=Decimal(80)), "lot_size is required"),
         (ContractRow(symbol="601398.SH", pre_close=Decimal("5.805")), "not on the 0.01 tick"),
         (ContractRow(symbol="00700.HK", pre_close=Decimal("480.1")), "not on the 0.2 tick"),
         (ContractRow(symbol="600519.SH", currency="USD"), "currency USD"),

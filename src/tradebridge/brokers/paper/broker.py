@@ -1,31 +1,50 @@
 """`PaperBroker`: the embedded default broker, a venue simulator behind the `Broker` interface.
 
 It wires the universe (`universe`), the simulated market (`market`), the fill model
-(`matching`), venue rules (`rules`), fees (`fees`) and the books (`portfolio`), and reports
-through the sink. Everything happens synchronously inside the method that causes it, so the
-sink sees events in the order the engine journals them:
+(`matching`), venue rules (`rules`), what orders need and freeze (`admission`, `tickets`),
+fees (`fees`), the stock and cash books (`portfolio`) and the futures book (`futures`), and
+reports through the sink. Everything happens
+synchronously inside the method that causes it, so the sink sees events in the order the
+engine journals them:
 
 - accepted order: `NEW`, then per fill `on_fill`, `on_position`, `on_account`; then either the
   canceled remainder (`CANCELED` and the account or position whose freeze it released) or,
   for an order that rests without any fill, the account or position showing its freeze;
-- `set_quote`: `on_quote`, then the fills of resting orders that now cross, in arrival order.
+- `set_quote`: `on_quote`, then the fills of resting orders that now cross, in arrival order;
+- `roll_day`: each expired order (`EXPIRED` and what its freeze released), every new quote,
+  the fills of resting orders that cross them, then every position and the account.
 
 Fill updates carry no `OrderUpdate`: the engine derives `partially_filled`/`filled` from the
 fills. Quote moves push no account or position: listeners value holdings from the quotes.
 
-v0 scope: the market moves only through `set_quote`, for both values of `settings.market`
-(`random_walk` comes with the next issue), and every venue is open all the time whatever
-`settings.market_hours` says (`exchange` sessions come later too), so `day` orders never
-expire. Fees are zero; price limits, T+1, maximum order sizes, the STAR/BJ lot rules and
-futures are not simulated yet.
+Account totals (in the base currency): `cash`; `frozen` = cash frozen by open orders plus the
+margin of open futures positions; `available = cash - frozen`; `market_value` = stocks at the
+last price (futures are not owned, so not counted); `unrealized_pnl` = stocks' plus futures';
+`equity = cash + market_value + futures unrealized P&L`; `realized_pnl` = stock sells net of
+the fees of both sides, plus futures close P&L net of every futures fee. So equity is always
+the initial cash plus realized and unrealized P&L.
+
+Time and the market: the account has its own clock (`clock.PaperClock`, moved forward by
+`advance_clock`) and sessions (`sessions.Sessions`: every venue always open, or the real
+sessions and holidays with `market_hours = "exchange"`). Outside a venue's sessions orders
+are refused (`market_closed`); in call auctions and breaks limit orders are accepted and wait,
+and cancels are refused in the no-cancel windows. A ticker task (`tick`, several times a
+second) moves the `random_walk` market, fills resting orders when continuous trading starts,
+and rolls the trading day when the clock enters a new one. With `market = "manual"` prices
+move only through `set_quote`.
 """
 
+import asyncio
+import contextlib
+import itertools
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Literal
 
 from tradebridge.brokers.base import (
+    BarInterval,
     Broker,
     BrokerOrder,
     BrokerSink,
@@ -34,16 +53,23 @@ from tradebridge.brokers.base import (
     OrderUpdate,
     VenueStatus,
 )
-from tradebridge.brokers.paper.fees import buy_cost, fee_for
+from tradebridge.brokers.paper.admission import admit, release
+from tradebridge.brokers.paper.bars import bars
+from tradebridge.brokers.paper.clock import PaperClock
+from tradebridge.brokers.paper.fees import fee_schedules
+from tradebridge.brokers.paper.futures import CloseSource, FuturesBook
 from tradebridge.brokers.paper.market import QuoteBoard
 from tradebridge.brokers.paper.matching import Execution, executable, rests
 from tradebridge.brokers.paper.portfolio import Portfolio
 from tradebridge.brokers.paper.rules import check_order
-from tradebridge.brokers.paper.universe import Instrument, build_universe
+from tradebridge.brokers.paper.sessions import Sessions, SessionState
+from tradebridge.brokers.paper.tickets import Ticket, TicketKind
+from tradebridge.brokers.paper.universe import build_universe
+from tradebridge.brokers.paper.walk import RandomWalk
 from tradebridge.config import PaperSettings
 from tradebridge.domain.enums import (
     ConnectionState,
-    MarketStatus,
+    Direction,
     OrderStatus,
     OrderType,
     RejectReason,
@@ -51,40 +77,22 @@ from tradebridge.domain.enums import (
     TimeInForce,
 )
 from tradebridge.domain.errors import NotCancelable, NotFound, OrderRejected, ValidationFailed
-from tradebridge.domain.models import AccountSummary, Contract, Position, Quote, Trade
+from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
 from tradebridge.domain.money import round_money
 from tradebridge.domain.orders import Order
-from tradebridge.domain.symbols import Venue, venue_of
 from tradebridge.ids import IdGenerator
+
+log = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+TICK_SECONDS = 0.1
+"""How often the ticker moves the market and looks at the sessions and the trading day."""
+DAY_REFERENCE = "600519.SH"
+"""The account's trading day is the Shanghai one (the base market of the embedded default)."""
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(eq=False, slots=True)
-class _PaperOrder:
-    """The broker's record of one order it accepted."""
-
-    order: Order
-    instrument: Instrument
-    broker_order_id: str
-    freeze_price: Decimal | None
-    """Buys: the price the cash freeze is computed at (the limit, or the ask when a market
-    order arrived); None for sells and for a market buy that met no ask."""
-    frozen_cash: Decimal
-    status: OrderStatus = OrderStatus.NEW
-    filled_qty: int = 0
-
-    @property
-    def remaining(self) -> int:
-        return self.order.qty - self.filled_qty
-
-    def cash_reserved_for(self, qty: int) -> Decimal:
-        """Cash a buy keeps frozen while `qty` of it is open."""
-        if self.freeze_price is None or qty == 0:
-            return Decimal(0)
-        return buy_cost(self.instrument.contract, qty, self.freeze_price)
 
 
 class PaperBroker(Broker):
@@ -93,8 +101,9 @@ class PaperBroker(Broker):
         market_orders=True,
         modify=False,
         short_selling=False,
-        futures_offsets=False,
+        futures_offsets=True,
         quote_streaming=True,
+        bars=True,
     )
 
     def __init__(
@@ -110,23 +119,46 @@ class PaperBroker(Broker):
         super().__init__(account_id, sink)
         self.settings = settings
         self.base_currency = base_currency
-        self._clock = clock or _utc_now
-        self._ids = IdGenerator()
+        self.clock = PaperClock(real=clock or _utc_now)
+        self._clock = self.clock.now
+        self._sessions = Sessions(settings.market_hours)
+        self._id_prefix = IdGenerator().new_id()
+        self._id_count = itertools.count(1)
         self._instruments = build_universe(settings.contracts)
+        self._fees = fee_schedules(settings.fees)
         self._market = QuoteBoard(self._instruments, self._clock)
         self._portfolio = Portfolio(settings.cash)
-        self._orders: dict[str, _PaperOrder] = {}
-        self._resting: dict[str, dict[str, _PaperOrder]] = {}
+        self._futures = FuturesBook()
+        self._tickets: dict[str, Ticket] = {}
+        self._resting: dict[str, dict[str, Ticket]] = {}
         """Open orders by symbol, then by order id in arrival order."""
         self._trades: list[Trade] = []
+        self._walk = (
+            RandomWalk(
+                [i.contract for i in self._instruments.values()], settings.seed, start=self._clock()
+            )
+            if settings.market == "random_walk"
+            else None
+        )
+        self._trading_day = self._sessions.trading_day(DAY_REFERENCE, self._clock())
+        self._ticker: asyncio.Task[None] | None = None
 
     # -- connection --------------------------------------------------------------------
 
     async def connect(self) -> None:
+        self._sessions.warm_up()
         self.sink.on_connection(ConnectionState.CONNECTED, "paper broker ready")
         self.sink.on_account(self._summary())
+        self._ticker = asyncio.create_task(
+            self._run_ticker(), name=f"paper-ticker {self.account_id}"
+        )
 
     async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
         self.sink.on_connection(ConnectionState.DISCONNECTED, "paper broker closed")
 
     async def ping(self) -> bool:
@@ -144,55 +176,72 @@ class PaperBroker(Broker):
                 f"{order.symbol} is not traded by the paper broker",
                 {"symbol": order.symbol},
             )
-        if order.id in self._orders:
+        if order.id in self._tickets:
             raise ValidationFailed(f"order {order.id} was already placed", {"field": "id"})
-        check_order(instrument, order)
+        session = self._session(order.symbol)
+        _check_session(order, session)
+        check_order(instrument, order, self._market.band(order.symbol))
         quote = self._market.quote(order.symbol)
-        if order.side is Side.BUY:
-            record = self._accept_buy(instrument, order, quote)
-        else:
-            record = self._accept_sell(instrument, order)
-        self._orders[order.id] = record
+        ticket = admit(
+            order,
+            instrument,
+            quote,
+            self._fees[instrument.market],
+            self._new_id(),
+            self._portfolio,
+            self._futures,
+        )
+        self._tickets[order.id] = ticket
         self.sink.on_order_update(
             OrderUpdate(
                 order_id=order.id,
                 status=OrderStatus.NEW,
-                broker_order_id=record.broker_order_id,
+                broker_order_id=ticket.broker_order_id,
             )
         )
-        execution = executable(order, record.remaining, quote)
+        execution = (
+            executable(order, ticket.remaining, quote, ticket.fill_step)
+            if session.matches
+            else None
+        )
         if execution is not None:
-            self._fill(record, execution)
-        if record.remaining == 0:
+            self._fill(ticket, execution)
+        if ticket.remaining == 0:
             return
         if not rests(order):
-            self._cancel(record, self._unfilled_reason(record))
+            self._end(ticket, OrderStatus.CANCELED, self._unfilled_reason(ticket))
             return
-        self._resting.setdefault(order.symbol, {})[order.id] = record
-        if record.filled_qty == 0:
-            self._push_reservation(record)
+        self._resting.setdefault(order.symbol, {})[order.id] = ticket
+        if ticket.filled_qty == 0:
+            self._push_reservation(ticket)
 
     async def cancel_order(self, order: Order) -> None:
-        record = self._orders.get(order.id)
-        if record is None:
+        ticket = self._tickets.get(order.id)
+        if ticket is None:
             raise NotCancelable(
                 f"order {order.id} is unknown to the paper broker", {"order_id": order.id}
             )
-        if record.status.is_terminal:
+        if ticket.status.is_terminal:
             raise NotCancelable(
-                f"order {order.id} is already {record.status.value}", {"order_id": order.id}
+                f"order {order.id} is already {ticket.status.value}", {"order_id": order.id}
             )
-        self._cancel(record, None)
+        session = self._session(order.symbol)
+        if not session.accepts_cancels:
+            raise NotCancelable(
+                f"{order.symbol}: no cancels during the {session.broker_status.replace('_', ' ')}",
+                {"order_id": order.id, "broker_status": session.broker_status},
+            )
+        self._end(ticket, OrderStatus.CANCELED, None)
 
     async def query_orders(self) -> list[BrokerOrder]:
         return [
             BrokerOrder(
-                order_id=record.order.id,
-                broker_order_id=record.broker_order_id,
-                status=record.status,
-                filled_qty=record.filled_qty,
+                order_id=ticket.order.id,
+                broker_order_id=ticket.broker_order_id,
+                status=ticket.status,
+                filled_qty=ticket.filled_qty,
             )
-            for record in self._orders.values()
+            for ticket in self._tickets.values()
         ]
 
     async def query_trades(self) -> list[Trade]:
@@ -201,7 +250,8 @@ class PaperBroker(Broker):
     # -- books -------------------------------------------------------------------------
 
     async def query_positions(self) -> list[Position]:
-        return [self._position(holding.symbol) for holding in self._portfolio.holdings()]
+        """Stock holdings, then futures positions (long and short apart)."""
+        return self._all_positions()
 
     async def query_account(self) -> AccountSummary:
         return self._summary()
@@ -209,18 +259,31 @@ class PaperBroker(Broker):
     # -- market ------------------------------------------------------------------------
 
     async def contracts(self) -> list[Contract]:
+        """The contracts as configured; today's `pre_close` (which rolls) is on the quote."""
         return [instrument.contract for instrument in self._instruments.values()]
 
     async def quotes(self, symbols: list[str]) -> list[Quote]:
         return [self._market.quote(symbol) for symbol in symbols]
 
     async def market_status(self) -> list[VenueStatus]:
-        venues = {venue_of(symbol) for symbol in self._instruments}
+        states = self._sessions.venues_status(self._instruments, self._clock())
         return [
-            VenueStatus(venue=venue.value, status=MarketStatus.OPEN, broker_status="always_open")
-            for venue in Venue
-            if venue in venues
+            VenueStatus(venue=venue.value, status=state.status, broker_status=state.broker_status)
+            for venue, state in states
         ]
+
+    async def bars(self, symbol: str, interval: BarInterval, limit: int) -> list[Bar]:
+        """History generated from the seed that ends at the current price (see `bars`)."""
+        quote = self._market.quote(symbol)
+        return bars(
+            self._instruments[symbol].contract,
+            seed=self.settings.seed,
+            interval=interval,
+            end=self._clock(),
+            last=quote.last,
+            limit=limit,
+            pre_close=quote.pre_close,
+        )
 
     async def subscribe_quotes(self, symbols: list[str]) -> None:
         """Nothing to subscribe: every quote change is pushed. Unknown symbols: `NotFound`."""
@@ -243,10 +306,12 @@ class PaperBroker(Broker):
     ) -> Quote:
         """Set the market of `symbol`, push the quote, then fill resting orders that cross.
 
-        Omitted `bid`/`ask` are one tick below/above `last`; omitted sizes are the ones last
-        set (so this restores depth that fills consumed); omitted `pre_close` is kept.
+        Omitted `bid`/`ask` are one tick below/above `last`, or none (size 0) where that is
+        beyond the daily limits; omitted sizes are the ones last set (so this restores depth
+        that fills consumed); omitted `pre_close` is kept, a new one moves the limits.
         Raises `NotFound` for an unknown symbol and `ValidationFailed` naming the field for
-        a non-positive or off-tick price, `bid >= ask` or a negative size.
+        a non-positive or off-tick price, a price outside the daily limits (naming them),
+        `bid >= ask` or a negative size.
         """
         quote = self._market.set(
             symbol,
@@ -257,14 +322,107 @@ class PaperBroker(Broker):
             ask_size=ask_size,
             pre_close=pre_close,
         )
+        if self._walk is not None:
+            self._walk.set_reference(symbol, last=quote.last, pre_close=quote.pre_close)
         self.sink.on_quote(quote)
-        for record in list(self._resting.get(symbol, {}).values()):
-            execution = executable(record.order, record.remaining, self._market.quote(symbol))
-            if execution is not None:
-                self._fill(record, execution)
-                if record.remaining == 0:
-                    del self._resting[symbol][record.order.id]
+        self._match(symbol)
         return quote
+
+    def advance_clock(
+        self,
+        *,
+        advance: Literal["next_day", "next_session"] | None = None,
+        to: datetime | None = None,
+    ) -> datetime:
+        """Move the account's clock forward and play what that time brings (a new trading
+        day, the market's moves, the start of continuous trading); return the new time.
+
+        `next_day`: the start of the next trading day (09:00 Shanghai with exchange hours,
+        24 hours on otherwise); `next_session`: the next start of continuous trading of any
+        venue traded here; `to`: that instant. Raises `ValidationFailed` for a time before now.
+        """
+        now = self._clock()
+        if to is not None:
+            target = to
+        elif advance == "next_day":
+            target = self._sessions.next_trading_day_start(now)
+        else:
+            target = self._sessions.next_session_start(now, self._instruments)
+        self.clock.advance_to(target)
+        self.tick()
+        return self._clock()
+
+    def tick(self) -> None:
+        """Bring the simulation up to the clock: roll the trading day if a new one began,
+        move the random-walk market of the venues trading now, and fill resting orders that
+        cross where continuous trading is on."""
+        now = self._clock()
+        trading_day: date = self._sessions.trading_day(DAY_REFERENCE, now)
+        if trading_day != self._trading_day:
+            self._trading_day = trading_day
+            self.roll_day()
+        if self._walk is not None:
+            for moved in self._walk.step(now):
+                if self._session(moved.symbol).matches:
+                    self._apply_walk(moved)
+        for symbol in list(self._resting):
+            self._match(symbol)
+
+    def _apply_walk(self, moved: Quote) -> None:
+        try:
+            quote = self._market.set(
+                moved.symbol,
+                last=moved.last,
+                bid=moved.bid,
+                ask=moved.ask,
+                bid_size=moved.bid_size,
+                ask_size=moved.ask_size,
+            )
+        except ValidationFailed as exc:  # the walk and the board disagree on a limit: skip
+            log.warning("random walk move of %s skipped: %s", moved.symbol, exc.message)
+            return
+        self.sink.on_quote(quote)
+
+    async def _run_ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                self.tick()
+            except Exception:  # one bad tick must not stop the market
+                log.exception("paper ticker of %s failed", self.account_id)
+
+    def _session(self, symbol: str) -> SessionState:
+        return self._sessions.state(symbol, self._clock())
+
+    def roll_day(self) -> None:
+        """End the trading day and open the next one.
+
+        Open `day` orders expire (reason "end of day"), releasing what they froze; `gtc`
+        orders stay, except closes of today's futures lots, which are yesterday's tomorrow.
+        Shares bought under T+1 become sellable, today's futures lots become yesterday's,
+        and each instrument's last price becomes its `pre_close`, so the daily limits follow;
+        quotes reopen one tick either side of it with the depth last set. Resting orders that
+        cross the new quotes fill; then every position and the account are pushed.
+        """
+        for orders in list(self._resting.values()):
+            for ticket in list(orders.values()):
+                if ticket.order.time_in_force is TimeInForce.DAY:
+                    self._end(ticket, OrderStatus.EXPIRED, "end of day")
+                elif ticket.source is CloseSource.TODAY:
+                    self._end(
+                        ticket, OrderStatus.EXPIRED, "end of day: today's lots become yesterday's"
+                    )
+        self._portfolio.settle()
+        self._futures.roll()
+        for quote in self._market.roll():
+            if self._walk is not None:
+                self._walk.set_reference(quote.symbol, last=quote.last, pre_close=quote.pre_close)
+            self.sink.on_quote(quote)
+        for symbol in list(self._resting):
+            self._match(symbol)
+        for position in self._all_positions():
+            self.sink.on_position(position)
+        self.sink.on_account(self._summary())
 
     def reset(self) -> None:
         """Back to the configured cash with no positions, no open orders, initial quotes.
@@ -273,105 +431,91 @@ class PaperBroker(Broker):
         each former holding and the account are pushed. Order and trade history is kept.
         """
         for orders in self._resting.values():
-            for record in orders.values():
-                record.status = OrderStatus.CANCELED
+            for ticket in orders.values():
+                ticket.status = OrderStatus.CANCELED
                 self.sink.on_order_update(
                     OrderUpdate(
-                        order_id=record.order.id,
+                        order_id=ticket.order.id,
                         status=OrderStatus.CANCELED,
-                        broker_order_id=record.broker_order_id,
+                        broker_order_id=ticket.broker_order_id,
                         reason="reset",
                     )
                 )
         self._resting.clear()
         former = [holding.symbol for holding in self._portfolio.holdings()]
+        former_futures = self._futures.held()
         self._portfolio = Portfolio(self.settings.cash)
+        self._futures = FuturesBook()
         self._market.reset()
         for symbol in self._instruments:
-            self.sink.on_quote(self._market.quote(symbol))
+            quote = self._market.quote(symbol)
+            if self._walk is not None:
+                self._walk.set_reference(symbol, last=quote.last, pre_close=quote.pre_close)
+            self.sink.on_quote(quote)
         for symbol in former:
-            self.sink.on_position(self._position(symbol))
+            self.sink.on_position(self._stock_position(symbol))
+        for symbol, direction in former_futures:
+            self.sink.on_position(self._futures_position(symbol, direction))
         self.sink.on_account(self._summary())
 
-    # -- internals ---------------------------------------------------------------------
+    # -- fills and endings ---------------------------------------------------------------
 
-    def _accept_buy(self, instrument: Instrument, order: Order, quote: Quote) -> _PaperOrder:
-        """Check the cash a buy needs; freeze it and return the order's record."""
-        freeze_price = order.limit_price if order.type is OrderType.LIMIT else quote.ask
-        record = _PaperOrder(
-            order=order,
-            instrument=instrument,
-            broker_order_id=self._ids.new_id(),
-            freeze_price=freeze_price,
-            frozen_cash=Decimal(0),
-        )
-        needed = record.cash_reserved_for(order.qty)
-        available = self._portfolio.available_cash(instrument.currency)
-        if needed > available:
-            at = f"{freeze_price}" if order.type is OrderType.LIMIT else f"market (ask {quote.ask})"
-            raise OrderRejected(
-                RejectReason.INSUFFICIENT_FUNDS,
-                f"buy {order.qty} {order.symbol} at {at} needs {round_money(needed)} "
-                f"{instrument.currency}, {round_money(available)} available",
-                {"needed": str(round_money(needed)), "available": str(round_money(available))},
-            )
-        record.frozen_cash = needed
-        self._portfolio.freeze_cash(instrument.currency, needed)
-        return record
+    def _match(self, symbol: str) -> None:
+        """Fill the resting orders of `symbol` that cross its quote, in arrival order."""
+        resting = self._resting.get(symbol)
+        if not resting or not self._session(symbol).matches:
+            return
+        for ticket in list(resting.values()):
+            quote = self._market.quote(symbol)
+            execution = executable(ticket.order, ticket.remaining, quote, ticket.fill_step)
+            if execution is not None:
+                self._fill(ticket, execution)
+                if ticket.remaining == 0:
+                    del resting[ticket.order.id]
 
-    def _accept_sell(self, instrument: Instrument, order: Order) -> _PaperOrder:
-        """Check the shares a sell needs; freeze them and return the order's record."""
-        holding = self._portfolio.holding(order.symbol)
-        if holding is None:
-            raise OrderRejected(
-                RejectReason.INSUFFICIENT_POSITION,
-                f"sell {order.qty} {order.symbol}: no position to sell "
-                "(short selling is not supported)",
-                {"available_qty": 0},
-            )
-        if order.qty > holding.available_qty:
-            raise OrderRejected(
-                RejectReason.INSUFFICIENT_POSITION,
-                f"sell {order.qty} {order.symbol} needs {order.qty} shares available, "
-                f"{holding.available_qty} available ({holding.qty} held, "
-                f"{holding.frozen_qty} frozen by open sell orders)",
-                {"available_qty": holding.available_qty},
-            )
-        self._portfolio.freeze_qty(order.symbol, order.qty)
-        return _PaperOrder(
-            order=order,
-            instrument=instrument,
-            broker_order_id=self._ids.new_id(),
-            freeze_price=None,
-            frozen_cash=Decimal(0),
-        )
-
-    def _fill(self, record: _PaperOrder, execution: Execution) -> None:
+    def _fill(self, ticket: Ticket, execution: Execution) -> None:
         """Book one execution, consume the displayed size and push fill, position, account."""
-        order = record.order
+        order, instrument = ticket.order, ticket.instrument
+        contract, currency = instrument.contract, instrument.currency
         qty, price = execution
-        fee = fee_for(record.instrument.contract, order.side, qty, price)
-        record.filled_qty += qty
-        record.status = (
-            OrderStatus.FILLED if record.remaining == 0 else OrderStatus.PARTIALLY_FILLED
+        amount = round_money(price * qty * contract.multiplier)  # settled to the cent
+        fee = ticket.fee_for(amount)
+        ticket.filled_notional += amount
+        ticket.filled_qty += qty
+        ticket.status = (
+            OrderStatus.FILLED if ticket.remaining == 0 else OrderStatus.PARTIALLY_FILLED
         )
-        if order.side is Side.BUY:
-            still_frozen = record.cash_reserved_for(record.remaining)
-            self._portfolio.buy(
+        still_frozen = ticket.cash_reserved_for(ticket.remaining)
+        unfrozen = ticket.frozen_cash - still_frozen
+        ticket.frozen_cash = still_frozen
+        portfolio = self._portfolio
+        if ticket.kind is TicketKind.BUY:
+            portfolio.buy(
                 order.symbol,
-                record.instrument.currency,
+                currency,
                 qty,
-                price,
+                amount,
                 fee,
-                release=record.frozen_cash - still_frozen,
+                release=unfrozen,
+                unsettled=contract.t_plus > 0,
             )
-            record.frozen_cash = still_frozen
+        elif ticket.kind is TicketKind.SELL:
+            portfolio.sell(order.symbol, qty, amount, fee)
         else:
-            self._portfolio.sell(order.symbol, qty, price, fee)
+            assert ticket.direction is not None
+            side = self._futures.side(contract, ticket.direction)
+            if ticket.kind is TicketKind.OPEN:
+                margin = side.open(qty, price)
+                portfolio.book_futures(currency, ZERO, fee, frozen_change=margin - unfrozen)
+            else:
+                assert ticket.source is not None
+                pnl, margin = side.close(qty, price, ticket.source)
+                portfolio.book_futures(currency, pnl, fee, frozen_change=-margin)
+                self._futures.discard_if_empty(order.symbol, ticket.direction)
         self._market.consume(order.symbol, order.side, qty)
         now = self._clock()
         trade = Trade(
-            id=self._ids.new_id(),
+            id=self._new_id(),
             order_id=order.id,
             client_order_id=order.client_order_id,
             account=self.account_id,
@@ -386,63 +530,111 @@ class PaperBroker(Broker):
         self.sink.on_fill(
             Fill(order_id=order.id, trade_id=trade.id, qty=qty, price=price, fee=fee, time=now)
         )
-        self.sink.on_position(self._position(order.symbol))
+        self.sink.on_position(self._position_of(ticket))
         self.sink.on_account(self._summary())
 
-    def _cancel(self, record: _PaperOrder, reason: str | None) -> None:
-        """Cancel the open remainder, release its freeze, push the update and what changed."""
-        order = record.order
-        released = order.side is Side.SELL or record.frozen_cash > 0
-        if order.side is Side.BUY:
-            self._portfolio.release_cash(record.instrument.currency, record.frozen_cash)
-            record.frozen_cash = Decimal(0)
-        else:
-            self._portfolio.release_qty(order.symbol, record.remaining)
-        record.status = OrderStatus.CANCELED
+    def _end(self, ticket: Ticket, status: OrderStatus, reason: str | None) -> None:
+        """Cancel or expire the open remainder, release its freeze, push the update and what
+        the release changed."""
+        order = ticket.order
+        released = release(ticket, self._portfolio, self._futures)
+        ticket.status = status
         self._resting.get(order.symbol, {}).pop(order.id, None)
         self.sink.on_order_update(
             OrderUpdate(
                 order_id=order.id,
-                status=OrderStatus.CANCELED,
-                broker_order_id=record.broker_order_id,
+                status=status,
+                broker_order_id=ticket.broker_order_id,
                 reason=reason,
             )
         )
         if released:
-            self._push_reservation(record)
+            self._push_reservation(ticket)
 
-    def _push_reservation(self, record: _PaperOrder) -> None:
-        """Push what an order's freeze shows in: the account for a buy, the position for a
-        sell."""
-        if record.order.side is Side.BUY:
-            self.sink.on_account(self._summary())
+    def _push_reservation(self, ticket: Ticket) -> None:
+        """Push what an order's freeze shows in: the position for a sell or close, the
+        account for a buy or open."""
+        if ticket.freezes_position:
+            self.sink.on_position(self._position_of(ticket))
         else:
-            self.sink.on_position(self._position(record.order.symbol))
+            self.sink.on_account(self._summary())
 
     @staticmethod
-    def _unfilled_reason(record: _PaperOrder) -> str:
+    def _unfilled_reason(ticket: Ticket) -> str:
         """Why the remainder of an order that cannot rest is canceled, for the trader."""
-        order = record.order
+        order = ticket.order
         side = "ask" if order.side is Side.BUY else "bid"
         if order.time_in_force is TimeInForce.FOK:
             return f"fok: {order.qty} could not fill at once"
         if order.type is OrderType.LIMIT:
-            return f"ioc: {record.remaining} unfilled"
-        if record.filled_qty == 0:
+            return f"ioc: {ticket.remaining} unfilled"
+        if ticket.filled_qty == 0:
             # A market order takes whatever its side shows, so it only misses a side with none.
             return f"market order: no {side} to trade against"
-        return f"market order: the {side} had no size left for {record.remaining}"
+        return f"market order: the {side} had no size left for {ticket.remaining}"
 
-    def _position(self, symbol: str) -> Position:
+    def _new_id(self) -> str:
+        """A broker order or trade id: unique across restarts (the prefix is a fresh ULID),
+        cheap to make (a counter after it)."""
+        return f"{self._id_prefix}-{next(self._id_count)}"
+
+    # -- views -------------------------------------------------------------------------
+
+    def _position_of(self, ticket: Ticket) -> Position:
+        if ticket.direction is not None:
+            return self._futures_position(ticket.order.symbol, ticket.direction)
+        return self._stock_position(ticket.order.symbol)
+
+    def _stock_position(self, symbol: str) -> Position:
         instrument = self._instruments[symbol]
         return self._portfolio.position(
             symbol,
             instrument.currency,
             self._market.quote(symbol).last,
-            instrument.ticks.finest.scaleb(-2),
+            instrument.cost_quantum,
         )
 
+    def _futures_position(self, symbol: str, direction: Direction) -> Position:
+        instrument = self._instruments[symbol]
+        return self._futures.position(
+            instrument.contract,
+            direction,
+            self._market.quote(symbol).last,
+            instrument.cost_quantum,
+        )
+
+    def _all_positions(self) -> list[Position]:
+        stocks = [self._stock_position(h.symbol) for h in self._portfolio.holdings()]
+        futures = [self._futures_position(s, d) for s, d in self._futures.held()]
+        return stocks + futures
+
+    def _last(self, symbol: str) -> Decimal:
+        return self._market.quote(symbol).last
+
     def _summary(self) -> AccountSummary:
+        base = self.base_currency
         return self._portfolio.summary(
-            self.account_id, self.base_currency, lambda symbol: self._market.quote(symbol).last
+            self.account_id, base, self._last, self._futures.unrealized(base, self._last)
+        )
+
+
+def _check_session(order: Order, session: SessionState) -> None:
+    """Refuse what the venue would not take now: anything outside its sessions, and orders
+    that must trade at once (market, ioc, fok) outside continuous trading."""
+    if not session.accepts_orders:
+        raise OrderRejected(
+            RejectReason.MARKET_CLOSED,
+            f"{order.symbol}: the market is {session.broker_status.replace('_', ' ')}",
+            {"broker_status": session.broker_status},
+        )
+    immediate = order.type is OrderType.MARKET or order.time_in_force in (
+        TimeInForce.IOC,
+        TimeInForce.FOK,
+    )
+    if immediate and not session.matches:
+        raise OrderRejected(
+            RejectReason.MARKET_CLOSED,
+            f"{order.symbol}: only limit day or gtc orders are taken during the "
+            f"{session.broker_status.replace('_', ' ')}",
+            {"broker_status": session.broker_status},
         )

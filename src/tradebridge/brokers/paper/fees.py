@@ -1,21 +1,76 @@
-"""Trading fees of the paper broker.
+"""Trading fees of the paper broker: one schedule per market, rates from `PaperFees`.
 
-v0 charges nothing. The venue schedules of MARKET_RULES.md (commission with a minimum,
-stamp duty, transfer and exchange fees) replace the body of `fee_for` in the next issue;
-every cash movement already goes through it.
+A fee is a sum of components (commission, stamp duty, transfer fee, levies), each a rate of
+the notional (price x qty x multiplier) with an optional minimum, on one or both sides, each
+rounded half up to the cent.
+
+Minimums apply per order, as brokers charge them, while the fee is charged on every fill: a
+fill pays what the order's fee on its cumulative notional grew by (`FeeSchedule.increment`).
+So an order's fills always add up to exactly the fee of one fill of the whole order, and the
+fee a buy freezes for its open part (at its limit price, never below the fill price) always
+covers what its fills will charge.
 """
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
+from tradebridge.config import PaperFees
 from tradebridge.domain.enums import Side
-from tradebridge.domain.models import Contract
+from tradebridge.domain.money import round_money
+from tradebridge.domain.symbols import Market
+
+ZERO = Decimal(0)
+BOTH = frozenset(Side)
+SELLS = frozenset({Side.SELL})
 
 
-def fee_for(contract: Contract, side: Side, qty: int, price: Decimal) -> Decimal:
-    """The fee charged for one fill of `qty` at `price`."""
-    return Decimal(0)
+@dataclass(frozen=True, slots=True)
+class FeeComponent:
+    rate: Decimal
+    sides: frozenset[Side] = BOTH
+    minimum: Decimal = ZERO
 
 
-def buy_cost(contract: Contract, qty: int, price: Decimal) -> Decimal:
-    """Cash a buy of `qty` at `price` takes, fee included: what a buy order freezes."""
-    return price * qty + fee_for(contract, Side.BUY, qty, price)
+class FeeSchedule:
+    def __init__(self, *components: FeeComponent) -> None:
+        self._by_side = {
+            side: tuple(c for c in components if side in c.sides and (c.rate or c.minimum))
+            for side in Side
+        }
+
+    def total(self, side: Side, notional: Decimal) -> Decimal:
+        """The fee of an order on `side` that traded `notional` in all (0 for nothing)."""
+        if not notional:
+            return ZERO
+        fee = ZERO
+        for component in self._by_side[side]:
+            fee += round_money(max(notional * component.rate, component.minimum))
+        return fee
+
+    def increment(self, side: Side, before: Decimal, added: Decimal) -> Decimal:
+        """The fee of a fill of `added` notional on an order that had traded `before`."""
+        return self.total(side, before + added) - self.total(side, before)
+
+
+def fee_schedules(fees: PaperFees) -> Mapping[Market, FeeSchedule]:
+    """The account's schedule for each market."""
+    cn, hk, us, futures = fees.cn_stock, fees.hk_stock, fees.us_stock, fees.cn_futures
+    return {
+        Market.CN_STOCK: FeeSchedule(
+            FeeComponent(cn.commission_rate, minimum=cn.min_commission),
+            FeeComponent(cn.stamp_duty_rate, SELLS),
+            FeeComponent(cn.transfer_fee_rate),
+        ),
+        Market.HK_STOCK: FeeSchedule(
+            FeeComponent(hk.commission_rate, minimum=hk.min_commission),
+            FeeComponent(hk.stamp_duty_rate),
+            FeeComponent(hk.trading_fee_rate),
+            FeeComponent(hk.sfc_levy_rate),
+        ),
+        Market.US_STOCK: FeeSchedule(
+            FeeComponent(us.commission_rate, minimum=us.min_commission),
+            FeeComponent(us.regulatory_fee_rate, SELLS),
+        ),
+        Market.CN_FUTURES: FeeSchedule(FeeComponent(futures.commission_rate)),
+    }

@@ -1,8 +1,13 @@
-"""The simulated market: one quote per instrument, set by hand in v0.
+"""The simulated market: one quote per instrument, inside the day's price limits.
 
-Each symbol has the quote as last set (initially from `pre_close`, then by `set`) and the live
-quote, which is that quote minus the displayed size fills have taken. A new `set` starts from
-the sizes last set, so it restores the depth fills consumed.
+Each symbol has one live quote: as last set (initially around `pre_close`, then by `set`)
+minus the displayed size fills have taken since. The sizes last set are remembered apart, so
+a new `set` (or a new day) restores the depth fills consumed.
+
+Prices never leave the daily limits computed from `pre_close` (`rules.price_band`), so no
+fill, which always happens at a quoted price, can either. A side may be empty: at limit-up
+nobody sells (`ask=None`, `ask_size=0`), at limit-down nobody buys; and a side may show a
+price with size 0.
 """
 
 from collections.abc import Callable, Mapping
@@ -11,6 +16,7 @@ from decimal import Decimal
 
 import msgspec
 
+from tradebridge.brokers.paper.rules import PriceBand, price_band
 from tradebridge.brokers.paper.universe import Instrument
 from tradebridge.domain.enums import Side
 from tradebridge.domain.errors import NotFound, ValidationFailed
@@ -25,32 +31,41 @@ class QuoteBoard:
     def __init__(self, instruments: Mapping[str, Instrument], clock: Callable[[], datetime]):
         self._instruments = instruments
         self._clock = clock
-        self._set: dict[str, Quote] = {}
         self._live: dict[str, Quote] = {}
+        self._sizes: dict[str, tuple[int, int]] = {}
+        """`(bid_size, ask_size)` as last set."""
+        self._bands: dict[str, PriceBand | None] = {}
         self.reset()
 
     def reset(self) -> None:
         """Every quote back to its initial one, around the contract's `pre_close`."""
-        now = self._clock()
         for symbol, instrument in self._instruments.items():
-            pre_close = instrument.contract.pre_close
-            self._set[symbol] = Quote(
-                symbol=symbol,
-                last=pre_close,
-                bid=instrument.ticks.step_down(pre_close),
-                ask=instrument.ticks.step_up(pre_close),
-                bid_size=INITIAL_DEPTH,
-                ask_size=INITIAL_DEPTH,
-                pre_close=pre_close,
-                time=now,
-            )
-        self._live = dict(self._set)
+            self._sizes[symbol] = (INITIAL_DEPTH, INITIAL_DEPTH)
+            self._open_at(symbol, instrument.contract.pre_close)
+
+    def roll(self) -> list[Quote]:
+        """A new trading day: each last price becomes the `pre_close` the limits follow, and
+        the quote opens one tick either side of it with the depth last set."""
+        for symbol in self._instruments:
+            self._open_at(symbol, self._live[symbol].last)
+        return list(self._live.values())
+
+    def _open_at(self, symbol: str, pre_close: Decimal) -> None:
+        instrument = self._instruments[symbol]
+        band = price_band(instrument.ticks, pre_close, instrument.contract.price_limit_pct)
+        self._bands[symbol] = band
+        bid, ask = _sides(instrument.ticks, band, pre_close, None, None)
+        self._store(symbol, pre_close, bid, ask, pre_close)
 
     def quote(self, symbol: str) -> Quote:
         try:
             return self._live[symbol]
         except KeyError:
             raise NotFound(f"no quote for {symbol}: not traded by the paper broker") from None
+
+    def band(self, symbol: str) -> PriceBand | None:
+        """Today's price limits of `symbol`; None when it has none."""
+        return self._bands[symbol]
 
     def set(
         self,
@@ -64,12 +79,11 @@ class QuoteBoard:
         pre_close: Decimal | None = None,
     ) -> Quote:
         """Validate and store a new quote for `symbol`; see `PaperBroker.set_quote`."""
-        previous = self._set.get(symbol)
-        if previous is None:
+        instrument = self._instruments.get(symbol)
+        if instrument is None:
             raise NotFound(f"cannot set a quote for {symbol}: not traded by the paper broker")
-        ticks = self._instruments[symbol].ticks
-        _check_price(symbol, ticks, "last", last)
-        for field, price in (("bid", bid), ("ask", ask), ("pre_close", pre_close)):
+        ticks = instrument.ticks
+        for field, price in (("pre_close", pre_close), ("last", last), ("bid", bid), ("ask", ask)):
             if price is not None:
                 _check_price(symbol, ticks, field, price)
         for field, size in (("bid_size", bid_size), ("ask_size", ask_size)):
@@ -77,23 +91,56 @@ class QuoteBoard:
                 raise ValidationFailed(
                     f"{field} of {symbol} must not be negative, got {size}", {"field": field}
                 )
-        bid = bid if bid is not None else ticks.step_down(last)
-        ask = ask if ask is not None else ticks.step_up(last)
-        if bid is not None and bid >= ask:
+        band = self._bands[symbol]
+        if pre_close is not None:
+            band = price_band(ticks, pre_close, instrument.contract.price_limit_pct)
+        if band is not None:
+            for field, price in (("last", last), ("bid", bid), ("ask", ask)):
+                if price is not None and price not in band:
+                    raise ValidationFailed(
+                        f"{field} {price} of {symbol} is outside today's price limits {band}",
+                        {
+                            "field": field,
+                            "lower_limit": str(band.lower),
+                            "upper_limit": str(band.upper),
+                        },
+                    )
+        bid, ask = _sides(ticks, band, last, bid, ask)
+        if bid is not None and ask is not None and bid >= ask:
             raise ValidationFailed(
                 f"bid {bid} of {symbol} must be below ask {ask}", {"field": "bid"}
             )
+        old_bid_size, old_ask_size = self._sizes[symbol]
+        self._sizes[symbol] = (
+            bid_size if bid_size is not None else old_bid_size,
+            ask_size if ask_size is not None else old_ask_size,
+        )
+        self._bands[symbol] = band
+        kept = self._live[symbol].pre_close
+        assert kept is not None  # every stored quote has one
+        return self._store(symbol, last, bid, ask, pre_close if pre_close is not None else kept)
+
+    def _store(
+        self,
+        symbol: str,
+        last: Decimal,
+        bid: Decimal | None,
+        ask: Decimal | None,
+        pre_close: Decimal,
+    ) -> Quote:
+        """Store the quote with the sizes last set; a side without a price shows size 0."""
+        bid_size, ask_size = self._sizes[symbol]
         quote = Quote(
             symbol=symbol,
             last=last,
             bid=bid,
             ask=ask,
-            bid_size=bid_size if bid_size is not None else previous.bid_size,
-            ask_size=ask_size if ask_size is not None else previous.ask_size,
-            pre_close=pre_close if pre_close is not None else previous.pre_close,
+            bid_size=bid_size if bid is not None else 0,
+            ask_size=ask_size if ask is not None else 0,
+            pre_close=pre_close,
             time=self._clock(),
         )
-        self._set[symbol] = self._live[symbol] = quote
+        self._live[symbol] = quote
         return quote
 
     def consume(self, symbol: str, taker_side: Side, qty: int) -> None:
@@ -103,6 +150,26 @@ class QuoteBoard:
             self._live[symbol] = msgspec.structs.replace(live, ask_size=live.ask_size - qty)
         else:
             self._live[symbol] = msgspec.structs.replace(live, bid_size=live.bid_size - qty)
+
+
+def _sides(
+    ticks: TickLadder,
+    band: PriceBand | None,
+    last: Decimal,
+    bid: Decimal | None,
+    ask: Decimal | None,
+) -> tuple[Decimal | None, Decimal | None]:
+    """`bid` and `ask`, an omitted one being one tick below/above `last`, or none (nobody
+    on that side) where that is beyond the limits."""
+    if bid is None:
+        bid = ticks.step_down(last)
+        if bid is not None and band is not None and bid < band.lower:
+            bid = None
+    if ask is None:
+        ask = ticks.step_up(last)
+        if band is not None and ask > band.upper:
+            ask = None
+    return bid, ask
 
 
 def _check_price(symbol: str, ticks: TickLadder, field: str, price: Decimal) -> None:

@@ -18,17 +18,19 @@ class Execution(NamedTuple):
     price: Decimal
 
 
-def executable(order: Order, remaining: int, quote: Quote) -> Execution | None:
+def executable(order: Order, remaining: int, quote: Quote, step: int) -> Execution | None:
     """What `order`, with `remaining` left, trades against `quote` now; None if nothing.
 
     A limit buy trades when the ask is at or below its limit, a limit sell when the bid is at
-    or above it; a market order trades at whatever the opposite side shows. A fok order
-    trades only when the whole remainder fits in the displayed size.
+    or above it; a market order trades at whatever the opposite side shows. Only whole
+    multiples of `step` of the displayed size trade (HK board lots). A fok order trades only
+    when the whole remainder fits.
     """
     if order.side is Side.BUY:
         price, size = quote.ask, quote.ask_size
     else:
         price, size = quote.bid, quote.bid_size
+    size -= size % step
     if price is None or size <= 0:
         return None
     limit = order.limit_price if order.type is OrderType.LIMIT else None

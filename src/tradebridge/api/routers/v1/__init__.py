@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from tradebridge.api.routers.v1 import accounts, auth, health, orders, paper, trades
+from tradebridge.api.routers.v1 import accounts, auth, health, market, orders, paper, trades
 
 router = APIRouter(prefix="/api/v1")
-for module in (health, auth, accounts, orders, trades, paper):
+for module in (health, auth, accounts, orders, trades, market, paper):
     router.include_router(module.router)

@@ -4,8 +4,9 @@ from starlette.responses import Response
 from tradebridge.api.deps import Admin, EngineDep
 from tradebridge.api.encoding import json_response
 from tradebridge.api.openapi import returns
-from tradebridge.api.schemas import SetQuoteBody
+from tradebridge.api.schemas import ClockBody, SetQuoteBody
 from tradebridge.domain.models import Quote
+from tradebridge.engine.protocol import ClockState
 
 router = APIRouter(tags=["paper"])
 
@@ -27,6 +28,18 @@ async def set_quote(account: str, body: SetQuoteBody, engine: EngineDep, _: Admi
         pre_close=body.pre_close,
     )
     return json_response(quote)
+
+
+@router.post(
+    "/paper/{account}/clock",
+    summary="Move the simulated clock forward",
+    responses=returns(ClockState),
+)
+async def clock(account: str, body: ClockBody, engine: EngineDep, _: Admin) -> Response:
+    """`{"advance": "next_day"}` starts the next trading day (T+1 settles, `pre_close` rolls to
+    the last price, `day` orders expire); `{"advance": "next_session"}` moves to the next
+    continuous session; `{"to": "2026-11-23T09:30:00+08:00"}` moves to that instant."""
+    return json_response(await engine.paper_clock(account, body.advance, body.to))
 
 
 @router.post("/paper/{account}/reset", summary="Back to configured cash, nothing open")
