@@ -77,6 +77,7 @@ events_address = "tcp://127.0.0.1:{free_port()}"
 id = "paper"
 [accounts.paper]
 cash = {{ CNY = 1000000000000 }}
+market = "manual"
 """)
     process = subprocess.Popen(
         [sys.executable, "-m", "tradebridge", "serve", "--config", str(config)],

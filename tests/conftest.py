@@ -26,7 +26,8 @@ def free_port() -> int:
 
 
 def write_config(directory: Path, extra: str = "") -> Path:
-    """A config with free ports for the web, the RPC link and the event bus."""
+    """A config with free ports for the web, the RPC link and the event bus, and a paper
+    account whose prices move only when a test sets them."""
     path = directory / "tradebridge.toml"
     path.write_text(
         f"""
@@ -40,6 +41,12 @@ port = {free_port()}
 rpc_address = "tcp://127.0.0.1:{free_port()}"
 events_address = "tcp://127.0.0.1:{free_port()}"
 heartbeat_ms = 200
+
+[[accounts]]
+id = "paper"
+
+[accounts.paper]
+market = "manual"
 {extra}
 """
     )

@@ -181,8 +181,9 @@ class PaperFees(Section):
 
 class PaperSettings(Section):
     cash: dict[str, Annotated[Decimal, Field(ge=0)]] = Field(default_factory=_default_cash)
-    market: Literal["random_walk", "manual"] = "manual"
-    """`manual`: prices move only through the paper API; `random_walk`: a seeded walk."""
+    market: Literal["random_walk", "manual"] = "random_walk"
+    """`random_walk`: a seeded walk moves every price several times a second; `manual`:
+    prices move only through `POST /paper/{id}/quotes`."""
     market_hours: Literal["always_open", "exchange"] = "always_open"
     seed: int = 42
     contracts: list[ContractRow] = Field(default_factory=list)
