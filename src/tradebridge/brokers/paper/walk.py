@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from tradebridge.brokers.paper.rules import price_band
 from tradebridge.domain.errors import NotFound
 from tradebridge.domain.models import Contract, Quote
 from tradebridge.domain.symbols import Market, market_of
@@ -102,16 +103,10 @@ def min_price(ladder: TickLadder) -> Decimal:
 def price_limits(
     ladder: TickLadder, pre_close: Decimal, price_limit_pct: Decimal | None
 ) -> tuple[Decimal, Decimal] | None:
-    """`(lower, upper)` daily limit prices from `pre_close`, rounded half up to the tick;
-    None without a limit. `lower` is at least the smallest positive price."""
-    if price_limit_pct is None:
-        return None
-    move = pre_close * price_limit_pct / HUNDRED
-    upper = snap_to_ladder(ladder, pre_close + move)
-    floor = min_price(ladder)
-    down = pre_close - move
-    lower = snap_to_ladder(ladder, down) if down > 0 else floor
-    return max(lower, floor), upper
+    """`(lower, upper)` daily limit prices from `pre_close` (see `rules.price_band`, the one
+    place they are computed); None without a limit."""
+    band = price_band(ladder, pre_close, price_limit_pct)
+    return None if band is None else (band.lower, band.upper)
 
 
 class _Symbol:
