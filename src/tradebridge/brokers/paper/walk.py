@@ -48,8 +48,6 @@ from tradebridge.domain.models import Contract, Quote
 from tradebridge.domain.symbols import Market, market_of
 from tradebridge.domain.ticks import TickLadder, ladder_for
 
-HUNDRED = Decimal(100)
-
 
 @dataclass(frozen=True, slots=True)
 class MarketProfile:
