@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paper_support import make_contract
 
 from tradebridge.brokers.paper.bars import (
     INTERVAL_SECONDS,
@@ -20,25 +21,10 @@ from tradebridge.brokers.paper.bars import (
 )
 from tradebridge.brokers.paper.walk import min_price, price_limits
 from tradebridge.domain.models import Bar, Contract, Quote
-from tradebridge.domain.symbols import MARKET_CURRENCY, market_of
 from tradebridge.domain.ticks import ladder_for
 
 END = datetime(2025, 1, 8, 3, 17, 42, 123456, tzinfo=UTC)  # a Wednesday
 INTERVALS: tuple[Interval, ...] = ("1m", "5m", "1d")
-
-
-def make_contract(
-    symbol: str, pre_close: str, *, lot: int = 100, tick: str = "0.01", limit: str | None = None
-) -> Contract:
-    return Contract(
-        symbol=symbol,
-        name=symbol,
-        currency=MARKET_CURRENCY[market_of(symbol)],
-        lot_size=lot,
-        tick_size=Decimal(tick),
-        pre_close=Decimal(pre_close),
-        price_limit_pct=Decimal(limit) if limit is not None else None,
-    )
 
 
 MOUTAI = make_contract("600519.SH", "1500.00", limit="10")

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paper_support import make_contract
 
 from tradebridge.brokers.paper.walk import (
     RandomWalk,
@@ -18,31 +19,9 @@ from tradebridge.brokers.paper.walk import (
 )
 from tradebridge.domain.errors import NotFound
 from tradebridge.domain.models import Contract, Quote
-from tradebridge.domain.symbols import MARKET_CURRENCY, market_of
 from tradebridge.domain.ticks import HK_TICKS, US_TICKS, TickLadder, ladder_for
 
 START = datetime(2025, 1, 6, 1, 30, tzinfo=UTC)
-
-
-def make_contract(
-    symbol: str,
-    pre_close: str,
-    *,
-    lot: int = 100,
-    tick: str = "0.01",
-    limit: str | None = None,
-    multiplier: str = "1",
-) -> Contract:
-    return Contract(
-        symbol=symbol,
-        name=symbol,
-        currency=MARKET_CURRENCY[market_of(symbol)],
-        lot_size=lot,
-        tick_size=Decimal(tick),
-        pre_close=Decimal(pre_close),
-        price_limit_pct=Decimal(limit) if limit is not None else None,
-        multiplier=Decimal(multiplier),
-    )
 
 
 MOUTAI = make_contract("600519.SH", "1500.00", limit="10")
