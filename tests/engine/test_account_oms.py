@@ -1,6 +1,9 @@
 """The engine's order book of record, driven directly over a real journal and paper broker."""
 
 import asyncio
+import shutil
+import sqlite3
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -228,3 +231,20 @@ async def test_a_failing_journal_refuses_orders_and_keeps_nothing(harness: Harne
     with pytest.raises(InternalError):
         await harness.account.place(buy("1400.00", cid="lost"))
     assert harness.account.list_orders(ListOrders(account="paper", status="open")) == []
+
+
+async def test_inline_journal_moves_the_wal_into_the_database_in_the_background(
+    tmp_path: Path,
+) -> None:
+    harness = await start_harness(tmp_path / "j.db", inline=True)
+    try:
+        for i in range(5):
+            await harness.account.place(buy("1400.00", cid=f"w{i}"))
+        await asyncio.sleep(1.5)
+        # The database file alone, without its write-ahead log, holds the orders only once
+        # they were checkpointed (SQLite's own checkpoint waits for 1,000 pages).
+        shutil.copy(tmp_path / "j.db", tmp_path / "copy.db")
+        with closing(sqlite3.connect(tmp_path / "copy.db")) as copy:
+            assert copy.execute("select count(*) from orders").fetchone()[0] == 5
+    finally:
+        await stop_harness(harness)

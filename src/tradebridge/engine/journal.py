@@ -11,7 +11,9 @@ Where a commit waits on a device or the network (PostgreSQL, SQLite with
 Where it only copies pages into the operating system's cache (SQLite in WAL mode with
 `synchronous = normal`, which survives a killed process) it runs inline on the loop: the
 hand-off to a thread and back costs more than the write, and the GIL would serialise the two
-anyway.
+anyway. SQLite would then also copy its write-ahead log back into the database file inside
+every thousandth commit, a stall of milliseconds on the order path; instead the writer thread,
+idle in that mode, does it in the background about once a second after writes.
 """
 
 import asyncio
@@ -32,6 +34,8 @@ from tradebridge.store.schema import events, orders, trades
 from tradebridge.store.types import epoch_micros
 
 log = logging.getLogger(__name__)
+
+WAL_CHECKPOINT_INTERVAL_S = 1.0
 
 _INSERT_ORDER = orders.insert().values({c.name: bindparam(c.name) for c in orders.c})
 _UPDATE_ORDER = (
@@ -110,6 +114,9 @@ class Journal:
         self._inflight: _Batch | None = None
         self._scheduled = False
         self._failure: BaseException | None = None
+        self._checkpointing = inline and dialect.name == "sqlite"
+        self._checkpoint_timer: asyncio.TimerHandle | None = None
+        self._checkpoint_connection: Any = None
 
     def stage_new_order(self, order: Order) -> None:
         self._pending.inserts[order.id] = order
@@ -159,18 +166,43 @@ class Journal:
             await self.commit()
 
     def close(self) -> None:
-        self._executor.submit(self._close_connection)
+        if self._checkpoint_timer is not None:
+            self._checkpoint_timer.cancel()
+        self._executor.submit(self._close_connections)
         self._executor.shutdown(wait=True)
 
-    def _close_connection(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def _close_connections(self) -> None:
+        for connection in (self._connection, self._checkpoint_connection):
+            if connection is not None:
+                connection.close()
+        self._connection = self._checkpoint_connection = None
 
     def _schedule(self) -> None:
         if self._inflight is None and not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._start_write)
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._start_write)
+            if self._checkpointing and self._checkpoint_timer is None:
+                self._checkpoint_timer = loop.call_later(
+                    WAL_CHECKPOINT_INTERVAL_S, self._start_checkpoint
+                )
+
+    def _start_checkpoint(self) -> None:
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self._checkpoint)
+        future.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, future: asyncio.Future[None]) -> None:
+        self._checkpoint_timer = None  # armed again by the next write
+        if future.exception() is not None:
+            log.warning("WAL checkpoint failed (SQLite retries it): %s", future.exception())
+
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the database without blocking the writer."""
+        if self._checkpoint_connection is None:
+            self._checkpoint_connection = self._engine.raw_connection()
+        cursor = self._checkpoint_connection.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        cursor.close()
 
     def _start_write(self) -> None:
         self._scheduled = False
@@ -203,6 +235,10 @@ class Journal:
         """One transaction for the whole batch, on the writer thread's own connection."""
         if self._connection is None:
             self._connection = self._engine.raw_connection()
+            if self._checkpointing:
+                cursor = self._connection.cursor()
+                cursor.execute("PRAGMA wal_autocheckpoint=0")  # see the module docstring
+                cursor.close()
         connection = self._connection
         try:
             cursor = connection.cursor()
