@@ -37,6 +37,22 @@ class ServerSettings(Section):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     """Number of web worker processes."""
+    stream_heartbeat_ms: int = Field(default=15_000, ge=50)
+    """WebSocket stream: the server sends `{"type":"ping"}` this often; a client that sends
+    nothing for three intervals is closed with code 4408."""
+    stream_auth_timeout_ms: int = Field(default=5_000, ge=50)
+    """WebSocket stream: how long a new connection has to authenticate (then 4408)."""
+    stream_backlog: int = Field(default=10_000, ge=1)
+    """WebSocket stream: messages other than quotes waiting for one client (live events held
+    back during a resume included) before it is closed with 4409 and must resume."""
+    stream_max_symbols: int = Field(default=1_000, ge=1)
+    """WebSocket stream: quote symbols one connection may subscribe to."""
+    stream_max_connections: int = Field(default=10_000, ge=1)
+    """WebSocket stream: open connections per web worker; more are closed with 1013."""
+    stream_send_buffer: int = Field(default=65_536, ge=4_096)
+    """WebSocket stream: bytes the kernel may hold for one client (SO_SNDBUF). Beyond that,
+    messages wait in the server's own queues, where quotes are conflated and the backlog
+    bound applies (the kernel would otherwise hold megabytes of stale quotes)."""
 
 
 class DatabaseSettings(Section):
@@ -54,6 +70,9 @@ class EngineSettings(Section):
     rpc_timeout_ms: int = Field(default=5000, ge=50)
     """How long the web waits for one engine call before answering 504 `timeout`."""
     heartbeat_ms: int = Field(default=1000, ge=50)
+    event_retention_days: int = Field(default=7, ge=0)
+    """Account events older than this are deleted (hourly), except each account's last one;
+    a WebSocket client can resume only from within this window. 0 keeps them forever."""
 
 
 class AuthSettings(Section):

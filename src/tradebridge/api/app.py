@@ -14,6 +14,8 @@ from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.errors import install_error_handlers
 from tradebridge.api.routers.v1 import router as v1_router
 from tradebridge.api.security import TokenIssuer
+from tradebridge.api.stream import StreamHub, install_token_redaction
+from tradebridge.api.stream import router as stream_router
 from tradebridge.bootstrap import prepare
 from tradebridge.config import Settings, load_settings
 from tradebridge.rpc import RpcClient
@@ -41,9 +43,14 @@ def create_app(settings: Settings) -> FastAPI:
         # if it is down, requests answer 503 engine_unavailable until it is back.
         await rpc.wait_connected(timeout_ms=ENGINE_WAIT_MS)
         app.state.engine = EngineClient(rpc)
+        # One event subscriber per worker process, shared by all its WebSocket connections.
+        hub = StreamHub.from_settings(settings, prepared.db)
+        await hub.start()
+        app.state.stream = hub
         try:
             yield
         finally:
+            await hub.stop()
             await rpc.close()
             prepared.db.dispose()
 
@@ -66,6 +73,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     install_error_handlers(app)
     app.include_router(v1_router)
+    app.include_router(stream_router)
+    install_token_redaction()
 
     openapi.install(app)
     return app

@@ -1,10 +1,13 @@
 """`tradebridge engine`: host the configured accounts and serve them over ZeroMQ."""
 
 import asyncio
+import contextlib
 import logging
 import signal
+from datetime import UTC, datetime, timedelta
 
 import msgspec
+from sqlalchemy import Engine
 
 from tradebridge.brokers.registry import create_broker
 from tradebridge.config import Settings
@@ -21,12 +24,18 @@ from tradebridge.engine.protocol import (
 from tradebridge.engine.service import EngineService
 from tradebridge.ids import IdGenerator
 from tradebridge.rpc import EventPublisher, RpcServer
+from tradebridge.store import queries
 from tradebridge.store.database import create_db_engine
 from tradebridge.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
 _encode = msgspec.msgpack.Encoder().encode
+
+PRUNE_INTERVAL_S = 3600.0
+"""How often events older than `engine.event_retention_days` are deleted."""
+PRUNE_BATCH = 5_000
+"""Events deleted per transaction, so the journal never waits long for the database."""
 
 
 async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -66,11 +75,17 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> N
         for a in settings.accounts
     }
     server = RpcServer(settings.engine.rpc_address, heartbeat_ms=heartbeat_ms)
+    pruning: asyncio.Task[None] | None = None
     try:
         for account in accounts.values():
             await account.start()
         EngineService(accounts).register(server)
         await server.start()
+        if settings.engine.event_retention_days:
+            pruning = asyncio.create_task(
+                prune_events_periodically(db, list(accounts), settings.engine.event_retention_days),
+                name="event-retention",
+            )
         log.info(
             "engine ready: rpc %s, events %s, accounts %s",
             settings.engine.rpc_address,
@@ -80,6 +95,10 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> N
         await stop.wait()
         log.info("engine stopping")
     finally:
+        if pruning is not None:
+            pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruning
         await server.close()
         for account in accounts.values():
             await account.close()
@@ -87,6 +106,34 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> N
         journal.close()
         await publisher.close()
         db.dispose()
+
+
+def prune_events(db: Engine, accounts: list[str], retention_days: int, now: datetime) -> int:
+    """Delete the events stored more than `retention_days` before `now`, except each
+    account's last one; returns how many were deleted."""
+    before = now - timedelta(days=retention_days)
+    removed = 0
+    for account in accounts:
+        while True:
+            with db.begin() as conn:
+                count = queries.prune_events(conn, account, before, PRUNE_BATCH)
+            removed += count
+            if not count:
+                break
+    return removed
+
+
+async def prune_events_periodically(db: Engine, accounts: list[str], retention_days: int) -> None:
+    """At start and then every `PRUNE_INTERVAL_S`, on a thread so the loop goes on."""
+    while True:
+        try:
+            now = datetime.now(UTC)
+            removed = await asyncio.to_thread(prune_events, db, accounts, retention_days, now)
+            if removed:
+                log.info("deleted %d events older than %d days", removed, retention_days)
+        except Exception:
+            log.exception("deleting old events failed; trying again later")
+        await asyncio.sleep(PRUNE_INTERVAL_S)
 
 
 def commits_in_memory(settings: Settings) -> bool:

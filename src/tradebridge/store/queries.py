@@ -1,9 +1,10 @@
-"""Read queries over the order journal."""
+"""Queries over the order journal: reads, and the pruning of old events."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select, delete, func, select
 
 from tradebridge.domain.enums import TERMINAL_STATUSES
 from tradebridge.domain.models import Trade
@@ -106,3 +107,58 @@ def events_after(
         .limit(limit)
     )
     return [(int(seq), bytes(payload)) for seq, payload in rows]
+
+
+def seq_range(conn: Connection, account: str) -> tuple[int, int] | None:
+    """The first and the last stored `seq` of an account; None when it has no events."""
+    first, last = conn.execute(
+        select(func.min(events.c.seq), func.max(events.c.seq)).where(events.c.account == account)
+    ).one()
+    return None if last is None else (int(first), int(last))
+
+
+def last_seq_before(conn: Connection, account: str, before: datetime) -> int | None:
+    """The highest `seq` of an account stored before `before`; None when there is none.
+
+    A binary search over `seq` with index lookups (never a scan), relying on `created_at`
+    growing with `seq`, which the journal guarantees by writing batches in order.
+    """
+    bounds = seq_range(conn, account)
+    if bounds is None:
+        return None
+
+    def created_at(seq: int) -> datetime:
+        """`created_at` of the first event at or after `seq` (there may be holes)."""
+        value: datetime = conn.execute(
+            select(events.c.created_at)
+            .where(events.c.account == account, events.c.seq >= seq)
+            .order_by(events.c.seq)
+            .limit(1)
+        ).scalar_one()
+        return value
+
+    low, high = bounds
+    if created_at(low) >= before:
+        return None
+    while low < high:  # invariant: created_at(low) < before
+        middle = (low + high + 1) // 2
+        if created_at(middle) < before:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def prune_events(conn: Connection, account: str, before: datetime, limit: int) -> int:
+    """Delete up to `limit` of an account's oldest events stored before `before`, never its
+    last one (the engine numbers on from it after a restart). Returns how many went."""
+    bounds = seq_range(conn, account)
+    upto = last_seq_before(conn, account, before)
+    if bounds is None or upto is None:
+        return 0
+    first, last = bounds
+    upto = min(upto, last - 1, first + limit - 1)
+    if upto < first:
+        return 0
+    result = conn.execute(delete(events).where(events.c.account == account, events.c.seq <= upto))
+    return int(result.rowcount)
