@@ -252,6 +252,27 @@ async def test_a_gap_the_database_cannot_fill_makes_connections_resume(
     assert [e["seq"] for e in sink.events()] == [1]
 
 
+async def test_a_database_that_went_back_in_seq_makes_listeners_reload(
+    db: Engine, stack: AsyncExitStack
+) -> None:
+    store(db, range(1, 6))
+    source = FakeSource()
+    hub = await started_hub(stack, source, db)
+    recorder = Recorder()
+    hub.watch_account(recorder, "paper")
+    with db.begin() as conn:  # a new, empty database in its place
+        conn.execute(events.delete())
+    store(db, range(1, 3))
+    await eventually(lambda: recorder.aborted is not None)
+    assert recorder.aborted == CloseCode.RESUME_REQUIRED
+    assert hub.last_seq("paper") == 2
+    late = Recorder()
+    hub.watch_account(late, "paper")
+    store(db, range(3, 4))
+    source.publish(3)
+    await eventually(lambda: late.seqs == [3])
+
+
 async def test_engine_link_and_broker_status_reach_the_listeners(
     db: Engine, stack: AsyncExitStack
 ) -> None:

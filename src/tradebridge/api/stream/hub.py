@@ -410,13 +410,34 @@ class StreamHub:
                 next_check = loop.time() + self._check_interval_s
 
     async def _check_tails(self, *, immediately: bool) -> None:
+        handed_out = dict(self._last)  # before the read: the database has at least these
         stored = await self._db_call(self._load_last_seqs)
         for account, db_last in stored.items():
+            if db_last < handed_out[account]:
+                self._history_reset(account, db_last)
+                continue
             seen_before = self._tail_seen.get(account)
             self._tail_seen[account] = db_last
             target = db_last if immediately else seen_before
             if target is not None and target > self._last[account]:
                 await self._repair(account, target)
+
+    def _history_reset(self, account: str, db_last: int) -> None:
+        """The database holds fewer events than were handed out (it was replaced, say): the
+        numbering starts again below what clients have seen, so they must reload."""
+        log.warning(
+            "stream hub: account %s's events end at seq %d in the database, below the %d "
+            "already sent; its clients are asked to reload",
+            account,
+            db_last,
+            self._last[account],
+        )
+        self._last[account] = db_last
+        self._tail_seen.pop(account, None)
+        reason = f"the event history of {account} was reset; reload state over REST"
+        error = error_message("history_reset", reason, account=account)
+        for listener in list(self._by_account.get(account, ())):
+            listener.abort(CloseCode.RESUME_REQUIRED, reason, error)
 
     async def _heartbeat(self) -> None:
         interval = self.limits.heartbeat_s
