@@ -12,55 +12,18 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+
+from loopback import free_port, request, wait_for
 
 HERE = Path(__file__).resolve().parent
 ADMIN_PASSWORD = "bench-admin-password"
 ORDER = {"symbol": "600519.SH", "side": "buy", "qty": 100, "limit_price": "1600.00"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(port: int, path: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", path)
-            if conn.getresponse().status < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing answered on port {port}")
-
-
-def request(
-    port: int, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-) -> Any:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request(
-        method,
-        path,
-        body=json.dumps(body) if body is not None else None,
-        headers={"Content-Type": "application/json", **(headers or {})},
-    )
-    response = conn.getresponse()
-    data = response.read()
-    if response.status >= 300:
-        raise RuntimeError(f"{method} {path}: {response.status} {data!r}")
-    return json.loads(data)
 
 
 def start_tradebridge(workdir: Path) -> tuple[subprocess.Popen[bytes], int, str]:

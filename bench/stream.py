@@ -35,14 +35,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
 import itertools
 import json
 import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,6 +55,8 @@ import msgspec
 from fastapi import FastAPI, Request, WebSocket
 from starlette.responses import Response
 
+from loopback import free_port, request, wait_for
+
 HERE = Path(__file__).resolve().parent
 ADMIN_PASSWORD = "bench-admin-password"
 BUILT_IN_SYMBOLS = 23
@@ -66,36 +66,6 @@ TICK_S = 0.1
 WALK_RATE_PER_SYMBOL = 2.5
 """Quotes per second one symbol of the walk produces, measured (3 nominal, some held)."""
 _decode = msgspec.json.Decoder().decode
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(port: int, path: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", path)
-            if conn.getresponse().status < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing answered on port {port}")
-
-
-def request(port: int, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request(method, path, json.dumps(body), {"Content-Type": "application/json", **headers})
-    response = conn.getresponse()
-    data = response.read()
-    if response.status >= 300:
-        raise RuntimeError(f"{method} {path}: {response.status} {data!r}")
-    return json.loads(data)
 
 
 # --------------------------------------------------------------------------- processes
