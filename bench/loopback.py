@@ -1,9 +1,13 @@
-"""Helpers the benchmark scripts share: free ports, waiting for a server, one JSON request."""
+"""Helpers the benchmark scripts share: free ports, starting tradebridge, JSON requests."""
 
 import http.client
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -44,3 +48,41 @@ def request(
     if response.status >= 300:
         raise RuntimeError(f"{method} {path}: {response.status} {data!r}")
     return json.loads(data)
+
+
+ADMIN_PASSWORD = "bench-admin-password"
+
+
+def serve(workdir: Path, paper: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`tradebridge serve` on free loopback ports with data in `workdir`; `paper` is the body
+    of its `[accounts.paper]` table. Returns the process and the web port once it answers."""
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "bench.toml"
+    config.write_text(f"""
+data_dir = "{workdir / "data"}"
+[server]
+port = {port}
+[engine]
+rpc_address = "tcp://127.0.0.1:{free_port()}"
+events_address = "tcp://127.0.0.1:{free_port()}"
+[[accounts]]
+id = "paper"
+[accounts.paper]
+{paper}
+""")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tradebridge", "serve", "--config", str(config)],
+        env={**os.environ, "TRADEBRIDGE_ADMIN_PASSWORD": ADMIN_PASSWORD},
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "serve.log").open("wb"),
+    )
+    wait_for(port, "/api/v1/health")
+    time.sleep(1)
+    return process, port
+
+
+def login(port: int) -> str:
+    body = {"username": "admin", "password": ADMIN_PASSWORD}
+    token: str = request(port, "POST", "/api/v1/auth/token", body)["access_token"]
+    return token

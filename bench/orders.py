@@ -8,7 +8,6 @@ clients, and prints each number beside its ratio to the floor. See bench/README.
 import argparse
 import http.client
 import json
-import os
 import re
 import shutil
 import signal
@@ -19,40 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import free_port, request, wait_for
+from loopback import free_port, login, request, serve, wait_for
 
 HERE = Path(__file__).resolve().parent
-ADMIN_PASSWORD = "bench-admin-password"
 ORDER = {"symbol": "600519.SH", "side": "buy", "qty": 100, "limit_price": "1600.00"}
 
 
 def start_tradebridge(workdir: Path) -> tuple[subprocess.Popen[bytes], int, str]:
-    port = free_port()
-    config = workdir / "bench.toml"
-    config.write_text(f"""
-data_dir = "{workdir / "data"}"
-[server]
-port = {port}
-[engine]
-rpc_address = "tcp://127.0.0.1:{free_port()}"
-events_address = "tcp://127.0.0.1:{free_port()}"
-[[accounts]]
-id = "paper"
-[accounts.paper]
-cash = {{ CNY = 1000000000000 }}
-market = "manual"
-""")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tradebridge", "serve", "--config", str(config)],
-        env={**os.environ, "TRADEBRIDGE_ADMIN_PASSWORD": ADMIN_PASSWORD},
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / "serve.log").open("wb"),
-    )
-    wait_for(port, "/api/v1/health")
-    time.sleep(1)
-    token = request(
-        port, "POST", "/api/v1/auth/token", {"username": "admin", "password": ADMIN_PASSWORD}
-    )["access_token"]
+    process, port = serve(workdir, 'cash = { CNY = 1000000000000 }\nmarket = "manual"')
+    token = login(port)
     auth = {"Authorization": f"Bearer {token}"}
     # Deep market so every order fills at once, exercising the whole path.
     request(

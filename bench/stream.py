@@ -55,10 +55,9 @@ import msgspec
 from fastapi import FastAPI, Request, WebSocket
 from starlette.responses import Response
 
-from loopback import free_port, request, wait_for
+from loopback import free_port, login, request, serve, wait_for
 
 HERE = Path(__file__).resolve().parent
-ADMIN_PASSWORD = "bench-admin-password"
 BUILT_IN_SYMBOLS = 23
 """Instruments of the paper broker's built-in universe (the walk moves them too)."""
 TICK_S = 0.1
@@ -103,43 +102,12 @@ def tradebridge_symbols(count: int) -> list[str]:
 
 
 def start_tradebridge(workdir: Path, extra_symbols: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
     rows = "".join(
         f'[[accounts.paper.contracts]]\nsymbol = "{s}"\npre_close = "{10 + i % 90}.00"\n'
         for i, s in enumerate(tradebridge_symbols(extra_symbols))
     )
     market = 'market = "random_walk"' if extra_symbols else ""
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "bench.toml"
-    config.write_text(f"""
-data_dir = "{workdir / "data"}"
-[server]
-port = {port}
-[engine]
-rpc_address = "tcp://127.0.0.1:{free_port()}"
-events_address = "tcp://127.0.0.1:{free_port()}"
-[[accounts]]
-id = "paper"
-[accounts.paper]
-cash = {{ CNY = 1000000000000 }}
-{market}
-{rows}
-""")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tradebridge", "serve", "--config", str(config)],
-        env={**os.environ, "TRADEBRIDGE_ADMIN_PASSWORD": ADMIN_PASSWORD},
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / "serve.log").open("wb"),
-    )
-    wait_for(port, "/api/v1/health")
-    time.sleep(1)
-    return process, port
-
-
-def login(port: int) -> str:
-    body = {"username": "admin", "password": ADMIN_PASSWORD}
-    token: str = request(port, "POST", "/api/v1/auth/token", body, {})["access_token"]
-    return token
+    return serve(workdir, f"cash = {{ CNY = 1000000000000 }}\n{market}\n{rows}")
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
