@@ -231,6 +231,9 @@ class AccountSettings(Section):
     )
     paper: PaperSettings = Field(default_factory=PaperSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
+    resubmit_within_s: Annotated[float, Field(ge=0)] = 300.0
+    """At start, an order a previous run journaled but the broker never received is sent if
+    it is at most this old; older ones (and all with 0) expire instead."""
 
 
 class VnpyCompatSettings(Section):

@@ -35,7 +35,11 @@ class Harness:
 
 
 async def start_harness(
-    path: Path, factory: BrokerFactory = create_broker, *, inline: bool = False
+    path: Path,
+    factory: BrokerFactory = create_broker,
+    *,
+    inline: bool = False,
+    settings: AccountSettings | None = None,
 ) -> Harness:
     db = create_db_engine(f"sqlite:///{path}")
     upgrade(db)
@@ -44,7 +48,7 @@ async def start_harness(
     event.listen(db, "commit", lambda conn: commits.append(1))
     journal = Journal(db, on_committed=published.extend, inline=inline)
     account = AccountRuntime(
-        AccountSettings(id="paper"),
+        settings or AccountSettings(id="paper"),
         broker_factory=factory,
         journal=journal,
         db=db,

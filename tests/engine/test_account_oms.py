@@ -202,7 +202,7 @@ async def test_many_concurrent_orders_share_commits_and_keep_seq_gap_free(
     assert [e.seq for e in harness.published_events()] == seqs
 
 
-async def test_restart_continues_the_sequence_and_settles_orphans(tmp_path: Path) -> None:
+async def test_restart_continues_the_sequence_and_keeps_open_orders(tmp_path: Path) -> None:
     path = tmp_path / "restart.db"
     first = await start_harness(path)
     resting = (await first.account.place(buy("1400.00", cid="rest"))).order
@@ -211,8 +211,7 @@ async def test_restart_continues_the_sequence_and_settles_orphans(tmp_path: Path
 
     second = await start_harness(path)
     try:
-        orphan = second.account.get_order(resting.id)
-        assert (orphan.status, orphan.reject_reason) == (OrderStatus.EXPIRED, "lost_on_restart")
+        assert second.account.get_order(resting.id).status is OrderStatus.NEW
         again = await second.account.place(buy("1400.00", cid="rest"))
         assert (again.created, again.order.id) == (False, resting.id)
         await second.account.place(buy())

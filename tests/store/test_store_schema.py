@@ -23,7 +23,7 @@ def test_upgrade_creates_every_table_and_is_idempotent(tmp_path: Path) -> None:
     db = create_db_engine(f"sqlite:///{tmp_path / 'nested' / 'x.db'}")
     upgrade(db)
     upgrade(db)
-    assert current_revision(db) == "0001"
+    assert current_revision(db) == "0002"
     assert set(inspect(db).get_table_names()) >= set(metadata.tables)
     db.dispose()
 

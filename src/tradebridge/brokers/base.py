@@ -12,6 +12,10 @@ called on the engine loop's thread.
 `place_order` and `cancel_order` return once the request is handed to the broker; the
 outcome (acknowledged, rejected, filled, canceled) arrives through the sink, possibly before
 the call returns.
+
+Recovery: at start the engine hands the adapter what the journal knows (`restore`; only
+adapters that keep their books in memory, like the paper broker, use it), then reconciles
+each order it has open with `find_order` and picks up fills it missed from `query_trades`.
 """
 
 from abc import ABC, abstractmethod
@@ -24,8 +28,10 @@ import msgspec
 from tradebridge.domain.enums import (
     ConnectionState,
     MarketStatus,
+    Offset,
     OrderStatus,
     RejectReason,
+    Side,
     TimeInForce,
 )
 from tradebridge.domain.errors import OrderRejected
@@ -68,6 +74,33 @@ class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True):
     filled_qty: int
 
 
+class JournalFill(msgspec.Struct, frozen=True, kw_only=True):
+    """A fill as the journal booked it, with what replaying it needs to know of its order."""
+
+    broker_trade_id: str
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    offset: Offset | None
+    qty: int
+    price: Decimal
+    fee: Decimal
+    time: datetime
+
+
+class JournalSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """What the journal knows of an account when the engine starts."""
+
+    fills: list[JournalFill]
+    """Every fill, in the order the engine booked them."""
+    open_orders: list[Order]
+    """Orders the broker acknowledged that have not ended (`new`, `partially_filled`,
+    `pending_cancel`), oldest first."""
+    state: dict[str, str]
+    """What the adapter last stored through `BrokerSink.on_state`."""
+
+
 class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     """What an adapter supports natively, so the API can answer `not_supported` up front."""
 
@@ -79,6 +112,8 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     bars: bool = False
     """Historical bars through `bars()`."""
     time_in_force: frozenset[TimeInForce] = frozenset(TimeInForce)
+    restores_from_journal: bool = False
+    """The adapter keeps its books in memory and rebuilds them with `restore` at start."""
 
 
 class BrokerSink(Protocol):
@@ -95,6 +130,10 @@ class BrokerSink(Protocol):
     def on_quote(self, quote: Quote) -> None: ...
 
     def on_connection(self, state: ConnectionState, message: str) -> None: ...
+
+    def on_state(self, key: str, value: str) -> None:
+        """Keep `value` under `key` for this adapter, journaled with the changes pushed
+        before it; it comes back in `JournalSnapshot.state` after a restart."""
 
 
 class Broker(ABC):
@@ -126,8 +165,24 @@ class Broker(ABC):
     @abstractmethod
     async def query_orders(self) -> list[BrokerOrder]: ...
 
+    async def find_order(self, order: Order) -> BrokerOrder | None:
+        """The broker's view of `order`, looked up by its client order id (the engine's order
+        id is what adapters send as the client reference); None if the broker never saw it.
+        Adapters whose SDK can look one order up override this."""
+        for found in await self.query_orders():
+            if found.order_id == order.id:
+                return found
+        return None
+
     @abstractmethod
-    async def query_trades(self) -> list[Trade]: ...
+    async def query_trades(self) -> list[Trade]:
+        """Today's fills as the broker has them: `id` is the broker's trade id, `order_id`
+        the engine's order id."""
+
+    async def restore(self, snapshot: JournalSnapshot) -> None:
+        """Rebuild books kept in memory from the journal, before `connect`; called only for
+        adapters with `capabilities.restores_from_journal` (real brokers keep their own)."""
+        raise NotImplementedError(f"the {self.name} adapter keeps no books to restore")
 
     @abstractmethod
     async def query_positions(self) -> list[Position]: ...

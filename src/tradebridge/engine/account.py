@@ -6,10 +6,11 @@ All methods run on the engine loop, so the in-memory state needs no locks.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import NoReturn, TypeVar
 
@@ -19,8 +20,10 @@ from sqlalchemy import Engine
 from tradebridge.brokers.base import (
     BarInterval,
     Broker,
+    BrokerOrder,
     BrokerSink,
     Fill,
+    JournalSnapshot,
     OrderUpdate,
     VenueStatus,
 )
@@ -134,31 +137,124 @@ class AccountRuntime(BrokerSink):
     # ----------------------------------------------------------------- life cycle
 
     async def start(self) -> None:
+        """Rebuild the account from the database, connect the broker, then settle every order
+        a previous run left open with what the broker says of it (see `_reconcile`)."""
         with self._db.connect() as conn:
             self._by_client_id = queries.client_order_ids(conn, self.id)
             self._broker_trade_ids = queries.broker_trade_ids(conn, self.id)
             self._seq = queries.last_seq(conn, self.id)
-            stale = queries.open_orders(conn, self.id)
+            left_open = queries.open_orders(conn, self.id)
+            if self.broker.capabilities.restores_from_journal:
+                await self.broker.restore(
+                    JournalSnapshot(
+                        fills=queries.journal_fills(conn, self.id),
+                        open_orders=[
+                            o for o in left_open if o.status is not OrderStatus.PENDING_NEW
+                        ],
+                        state=queries.broker_state_of(conn, self.id),
+                    )
+                )
+        self._open = {order.id: order for order in left_open}
         await self.broker.connect()
         self._contracts = {c.symbol: c for c in await self.broker.contracts()}
         self._quotes = {q.symbol: q for q in await self.broker.quotes(list(self._contracts))}
         self._positions = {_key(p): p for p in await self.broker.query_positions()}
         self._summary = await self.broker.query_account()
-        await self._close_orders_unknown_to_broker(stale)
-
-    async def _close_orders_unknown_to_broker(self, journal_open: list[Order]) -> None:
-        """Orders left open by a previous run that the broker does not know are expired.
-
-        The paper broker keeps its book in memory, so after a restart it knows none of them.
-        """
-        known = {o.order_id for o in await self.broker.query_orders()}
-        now = _now()
-        for order in journal_open:
-            if order.id in known:
-                self._open[order.id] = order
-            else:
-                self._store(transition(order, OrderStatus.EXPIRED, now, reason="lost_on_restart"))
+        if left_open:
+            await self._reconcile(left_open)
         await self._journal.commit()
+
+    async def _reconcile(self, left_open: list[Order]) -> None:
+        """Bring the orders a previous run left open in line with the broker.
+
+        First the fills the broker has that the journal lacks are booked. Then each order:
+        one the broker knows takes its status (an order the previous run did not see
+        acknowledged becomes `new`; a cancel it did not see answered is sent again); one
+        the broker never received (`pending_new`) is sent now if it is at most
+        `resubmit_within_s` old, else expires; one the broker acknowledged but no longer
+        knows expires (`unknown_to_broker`).
+        """
+        log.info("account %s: reconciling %d open orders with the broker", self.id, len(left_open))
+        trades = await self._ask_broker(self.broker.query_trades(), "its trades")
+        for trade in trades:
+            if trade.id not in self._broker_trade_ids and trade.order_id in self._open:
+                self.on_fill(
+                    Fill(
+                        order_id=trade.order_id,
+                        trade_id=trade.id,
+                        qty=trade.qty,
+                        price=trade.price,
+                        fee=trade.fee,
+                        time=trade.time,
+                    )
+                )
+        resubmit_after = _now() - timedelta(seconds=self.settings.resubmit_within_s)
+        for order_id in [order.id for order in left_open]:
+            order = self._open.get(order_id)
+            if order is None:
+                continue  # a fill just booked ended it
+            try:
+                found = await self._ask_broker(self.broker.find_order(order), "an order")
+            except TradebridgeError as failed:
+                log.error(
+                    "account %s: order %s stays %s: %s",
+                    self.id,
+                    order_id,
+                    order.status.value,
+                    failed.message,
+                )
+                continue
+            if found is not None:
+                await self._adopt(order, found)
+            elif order.status is not OrderStatus.PENDING_NEW:
+                self._store(
+                    transition(order, OrderStatus.EXPIRED, _now(), reason="unknown_to_broker")
+                )
+            elif order.created_at < resubmit_after or not self.settings.resubmit_within_s:
+                self._store(
+                    transition(order, OrderStatus.EXPIRED, _now(), reason="not_sent_before_restart")
+                )
+            else:
+                log.info(
+                    "account %s: sending order %s, never received by the broker", self.id, order_id
+                )
+                with contextlib.suppress(TradebridgeError):  # _send recorded the outcome
+                    await self._send(order)
+
+    async def _adopt(self, order: Order, found: BrokerOrder) -> None:
+        """Take the broker's status for an order left open; send a pending cancel again."""
+        if found.status.is_terminal:
+            if found.status is OrderStatus.FILLED:
+                log.error(
+                    "account %s: the broker has order %s filled, but only %d of %d filled are "
+                    "known; it stays open until the broker's fills arrive",
+                    self.id,
+                    order.id,
+                    order.filled_qty,
+                    order.qty,
+                )
+                return
+            self.on_order_update(
+                OrderUpdate(
+                    order_id=order.id,
+                    status=found.status,
+                    broker_order_id=found.broker_order_id,
+                    reason="reconciled at restart",
+                )
+            )
+        elif order.status is OrderStatus.PENDING_NEW:
+            self.on_order_update(
+                OrderUpdate(
+                    order_id=order.id, status=OrderStatus.NEW, broker_order_id=found.broker_order_id
+                )
+            )
+        elif order.status is OrderStatus.PENDING_CANCEL:
+            try:
+                await self._ask_broker(self.broker.cancel_order(order), "the cancel")
+            except NotCancelable:
+                current = self._open.get(order.id)
+                if current is not None and current.status is OrderStatus.PENDING_CANCEL:
+                    self._store(cancel_refused(current, _now()))
 
     async def close(self) -> None:
         await self.broker.close()
@@ -477,6 +573,9 @@ class AccountRuntime(BrokerSink):
         self.connected = state is ConnectionState.CONNECTED
         log.info("account %s: broker %s (%s)", self.id, state.value, message)
         self._publish_connection(self.id, state, message)
+
+    def on_state(self, key: str, value: str) -> None:
+        self._journal.stage_state(self.id, key, value)
 
     # ----------------------------------------------------------------- internals
 

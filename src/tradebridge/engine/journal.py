@@ -23,14 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam
+from sqlalchemy import Engine, Insert, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from tradebridge.domain.errors import InternalError
 from tradebridge.domain.models import Trade
 from tradebridge.domain.orders import Order
 from tradebridge.store.records import ORDER_MUTABLE_COLUMNS, order_row, order_update_row, trade_row
-from tradebridge.store.schema import events, orders, trades
+from tradebridge.store.schema import broker_state, events, orders, trades
 from tradebridge.store.types import epoch_micros
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,20 @@ _UPDATE_ORDER = (
 )
 _INSERT_TRADE = trades.insert().values({c.name: bindparam(c.name) for c in trades.c})
 _INSERT_EVENT = events.insert().values({c.name: bindparam(c.name) for c in events.c})
+
+
+def _upsert_state(dialect: Dialect) -> Insert:
+    """Insert or replace one adapter state value (SQLite and PostgreSQL share the syntax,
+    SQLAlchemy builds it per dialect)."""
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    statement = insert(broker_state).values({c.name: bindparam(c.name) for c in broker_state.c})
+    return statement.on_conflict_do_update(
+        index_elements=[broker_state.c.account, broker_state.c.key],
+        set_={
+            "value": statement.excluded.value,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
 
 
 class _DriverStatement:
@@ -79,17 +94,18 @@ class StagedEvent:
 
 
 class _Batch:
-    __slots__ = ("events", "inserts", "trades", "updates", "waiter")
+    __slots__ = ("events", "inserts", "states", "trades", "updates", "waiter")
 
     def __init__(self) -> None:
         self.inserts: dict[str, Order] = {}
         self.updates: dict[str, Order] = {}
         self.trades: list[dict[str, Any]] = []
         self.events: list[StagedEvent] = []
+        self.states: dict[tuple[str, str], str] = {}
         self.waiter: asyncio.Future[None] | None = None
 
     def empty(self) -> bool:
-        return not (self.inserts or self.updates or self.trades or self.events)
+        return not (self.inserts or self.updates or self.trades or self.events or self.states)
 
 
 class Journal:
@@ -108,6 +124,7 @@ class Journal:
         self._update_order = _DriverStatement(_UPDATE_ORDER, dialect)
         self._insert_trade = _DriverStatement(_INSERT_TRADE, dialect)
         self._insert_event = _DriverStatement(_INSERT_EVENT, dialect)
+        self._upsert_state = _DriverStatement(_upsert_state(dialect), dialect)
         self._connection: Any = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="journal")
         self._pending = _Batch()
@@ -137,6 +154,12 @@ class Journal:
 
     def stage_event(self, event: StagedEvent) -> None:
         self._pending.events.append(event)
+        self._schedule()
+
+    def stage_state(self, account: str, key: str, value: str) -> None:
+        """Keep an adapter's state value (see `BrokerSink.on_state`); the last one staged
+        for a key in a batch wins."""
+        self._pending.states[(account, key)] = value
         self._schedule()
 
     async def commit(self) -> None:
@@ -249,8 +272,16 @@ class Journal:
                 self._update_order.run(cursor, rows)
             if batch.trades:
                 self._insert_trade.run(cursor, batch.trades)
+            now = epoch_micros(datetime.now(UTC))
+            if batch.states:
+                self._upsert_state.run(
+                    cursor,
+                    [
+                        {"account": account, "key": key, "value": value, "updated_at": now}
+                        for (account, key), value in batch.states.items()
+                    ],
+                )
             if batch.events:
-                now = epoch_micros(datetime.now(UTC))
                 self._insert_event.run(
                     cursor,
                     [

@@ -6,11 +6,12 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Select, delete, func, select
 
-from tradebridge.domain.enums import TERMINAL_STATUSES
+from tradebridge.brokers.base import JournalFill
+from tradebridge.domain.enums import TERMINAL_STATUSES, Offset, Side
 from tradebridge.domain.models import Trade
 from tradebridge.domain.orders import Order
 from tradebridge.store.records import order_from_row, trade_from_row
-from tradebridge.store.schema import events, orders, trades
+from tradebridge.store.schema import broker_state, events, orders, trades
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 
@@ -90,6 +91,49 @@ def list_trades(
 def broker_trade_ids(conn: Connection, account: str) -> set[str]:
     rows = conn.execute(select(trades.c.broker_trade_id).where(trades.c.account == account))
     return {r[0] for r in rows}
+
+
+def journal_fills(conn: Connection, account: str) -> list[JournalFill]:
+    """Every fill of `account` in the order the engine booked it (trade ids are sortable)."""
+    query = (
+        select(
+            trades.c.broker_trade_id,
+            trades.c.order_id,
+            trades.c.client_order_id,
+            trades.c.symbol,
+            trades.c.side,
+            orders.c.offset,
+            trades.c.qty,
+            trades.c.price,
+            trades.c.fee,
+            trades.c.time,
+        )
+        .join(orders, orders.c.id == trades.c.order_id)
+        .where(trades.c.account == account)
+        .order_by(trades.c.id)
+    )
+    return [
+        JournalFill(
+            broker_trade_id=m["broker_trade_id"],
+            order_id=m["order_id"],
+            client_order_id=m["client_order_id"],
+            symbol=m["symbol"],
+            side=Side(m["side"]),
+            offset=Offset(m["offset"]) if m["offset"] else None,
+            qty=m["qty"],
+            price=m["price"],
+            fee=m["fee"],
+            time=m["time"],
+        )
+        for m in (row._mapping for row in conn.execute(query))
+    ]
+
+
+def broker_state_of(conn: Connection, account: str) -> dict[str, str]:
+    rows = conn.execute(
+        select(broker_state.c.key, broker_state.c.value).where(broker_state.c.account == account)
+    )
+    return {key: value for key, value in rows}
 
 
 def last_seq(conn: Connection, account: str) -> int:

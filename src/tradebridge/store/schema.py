@@ -100,3 +100,14 @@ events = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", EpochMicros, nullable=False),
 )
+
+broker_state = Table(
+    "broker_state",
+    metadata,
+    Column("account", String(32), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", String, nullable=False),
+    Column("updated_at", EpochMicros, nullable=False),
+)
+"""What an adapter asks the engine to keep for it (`BrokerSink.on_state`), written in the same
+transaction as the changes it goes with, and handed back to `Broker.restore` at start."""

@@ -23,6 +23,8 @@ class RecordingSink:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
+        self.states: dict[str, str] = {}
+        """What the broker asked to keep (`on_state`), latest per key; not in `calls`."""
 
     def on_order_update(self, update: OrderUpdate) -> None:
         self.calls.append(("order", update))
@@ -41,6 +43,9 @@ class RecordingSink:
 
     def on_connection(self, state: ConnectionState, message: str) -> None:
         self.calls.append(("connection", state))
+
+    def on_state(self, key: str, value: str) -> None:
+        self.states[key] = value
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.calls]

@@ -9,17 +9,12 @@ canceled or expires, `release` gives back what its open remainder froze.
 """
 
 from tradebridge.brokers.paper.fees import FeeSchedule
-from tradebridge.brokers.paper.futures import (
-    CloseSource,
-    FuturesBook,
-    close_source,
-    position_direction,
-)
+from tradebridge.brokers.paper.futures import CloseSource, FuturesBook
 from tradebridge.brokers.paper.portfolio import Portfolio
 from tradebridge.brokers.paper.rules import check_sell_qty
-from tradebridge.brokers.paper.tickets import ZERO, Ticket, TicketKind
+from tradebridge.brokers.paper.tickets import ZERO, Ticket, TicketKind, classify
 from tradebridge.brokers.paper.universe import Instrument
-from tradebridge.domain.enums import Offset, OrderType, RejectReason, Side
+from tradebridge.domain.enums import OrderType, RejectReason, Side
 from tradebridge.domain.errors import OrderRejected
 from tradebridge.domain.models import Quote
 from tradebridge.domain.money import round_money
@@ -38,32 +33,16 @@ def admit(
 ) -> Ticket:
     """Check what `order` needs against the books and freeze it; return its ticket. Raises
     `OrderRejected` (insufficient funds or position, an odd-lot sell) having frozen nothing."""
-    if order.offset is None:
-        kind = TicketKind.BUY if order.side is Side.BUY else TicketKind.SELL
-        ticket = Ticket(order, instrument, kind, broker_order_id, fees)
-        if kind is TicketKind.SELL:
-            _freeze_shares(ticket, portfolio)
-        else:
-            _freeze_cash(ticket, quote, portfolio)
-    elif order.offset is Offset.OPEN:
-        direction = position_direction(order.side, order.offset)
-        ticket = Ticket(
-            order, instrument, TicketKind.OPEN, broker_order_id, fees, direction=direction
-        )
-        _freeze_cash(ticket, quote, portfolio)
-    else:
-        direction = position_direction(order.side, order.offset)
-        source = close_source(order.symbol, order.offset)
-        ticket = Ticket(
-            order,
-            instrument,
-            TicketKind.CLOSE,
-            broker_order_id,
-            fees,
-            direction=direction,
-            source=source,
-        )
+    kind, direction, source = classify(order)
+    ticket = Ticket(
+        order, instrument, kind, broker_order_id, fees, direction=direction, source=source
+    )
+    if kind is TicketKind.SELL:
+        _freeze_shares(ticket, portfolio)
+    elif kind is TicketKind.CLOSE:
         _freeze_lots(ticket, futures)
+    else:
+        _freeze_cash(ticket, quote, portfolio)
     return ticket
 
 

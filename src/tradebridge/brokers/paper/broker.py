@@ -24,6 +24,13 @@ last price (futures are not owned, so not counted); `unrealized_pnl` = stocks' p
 the fees of both sides, plus futures close P&L net of every futures fee. So equity is always
 the initial cash plus realized and unrealized P&L.
 
+Restarts: the engine journals the fills, and what else the account needs is kept with them
+through `sink.on_state`: the clock's offset, the trading day, the market (each instrument's
+last price and `pre_close`, saved when set by hand, at each new day and every few seconds
+while the random walk moves) and the last fill before a reset. `restore` rebuilds the books
+from them (`replay`) and reopens the orders still open; the engine then sends the orders
+the broker never received.
+
 Time and the market: the account has its own clock (`clock.PaperClock`, moved forward by
 `advance_clock`) and sessions (`sessions.Sessions`: every venue always open, or the real
 sessions and holidays with `market_hours = "exchange"`). Outside a venue's sessions orders
@@ -37,9 +44,11 @@ move only through `set_quote`.
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
+import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -50,6 +59,8 @@ from tradebridge.brokers.base import (
     BrokerSink,
     Capabilities,
     Fill,
+    JournalFill,
+    JournalSnapshot,
     OrderUpdate,
     VenueStatus,
 )
@@ -61,6 +72,7 @@ from tradebridge.brokers.paper.futures import CloseSource, FuturesBook
 from tradebridge.brokers.paper.market import QuoteBoard
 from tradebridge.brokers.paper.matching import Execution, executable, rests
 from tradebridge.brokers.paper.portfolio import Portfolio
+from tradebridge.brokers.paper.replay import book_fill, reopen
 from tradebridge.brokers.paper.rules import check_order
 from tradebridge.brokers.paper.sessions import Sessions, SessionState
 from tradebridge.brokers.paper.tickets import Ticket, TicketKind
@@ -89,6 +101,14 @@ TICK_SECONDS = 0.1
 """How often the ticker moves the market and looks at the sessions and the trading day."""
 DAY_REFERENCE = "600519.SH"
 """The account's trading day is the Shanghai one (the base market of the embedded default)."""
+MARKET_SAVE_INTERVAL_S = 5.0
+"""How often the moving random-walk market is saved for a restart."""
+
+STATE_CLOCK = "clock_offset_us"
+STATE_TRADING_DAY = "trading_day"
+STATE_MARKET = "market"
+STATE_RESET = "reset_after_fill"
+"""Keys of what the account keeps through `sink.on_state`."""
 
 
 def _utc_now() -> datetime:
@@ -104,6 +124,7 @@ class PaperBroker(Broker):
         futures_offsets=True,
         quote_streaming=True,
         bars=True,
+        restores_from_journal=True,
     )
 
     def __init__(
@@ -142,6 +163,81 @@ class PaperBroker(Broker):
         )
         self._trading_day = self._sessions.trading_day(DAY_REFERENCE, self._clock())
         self._ticker: asyncio.Task[None] | None = None
+        self._market_saved_at = time.monotonic()
+
+    # -- restart -----------------------------------------------------------------------
+
+    async def restore(self, snapshot: JournalSnapshot) -> None:
+        """Rebuild the account from the journal: clock, books, market, open orders.
+
+        Fills after the last reset are booked in order, the trading day rolling between
+        them as it did live (T+1 shares settle, today's futures lots become yesterday's);
+        the ticker rolls into today's trading day, expiring day orders, once it runs.
+        """
+        state = snapshot.state
+        offset = timedelta(microseconds=int(state.get(STATE_CLOCK, "0")))
+        if offset:
+            self.clock.advance_to(self._clock() + offset)
+        self._trades = [_trade_of(fill, self.account_id) for fill in snapshot.fills]
+        trading_day: date | None = None
+        for fill in _after_reset(snapshot.fills, state.get(STATE_RESET)):
+            day = self._sessions.trading_day(DAY_REFERENCE, fill.time)
+            if trading_day is not None and day > trading_day:
+                self._start_day()
+            trading_day = max(day, trading_day or day)
+            book_fill(fill, self._instruments[fill.symbol], self._portfolio, self._futures)
+        saved_day = state.get(STATE_TRADING_DAY)
+        if saved_day is not None:
+            day = date.fromisoformat(saved_day)
+            if trading_day is not None and day > trading_day:
+                self._start_day()
+            trading_day = max(day, trading_day or day)
+        self._trading_day = trading_day or self._trading_day
+        self._restore_market(state.get(STATE_MARKET))
+        fills_of: dict[str, list[JournalFill]] = {}
+        for fill in snapshot.fills:
+            fills_of.setdefault(fill.order_id, []).append(fill)
+        for order in snapshot.open_orders:
+            instrument = self._instruments[order.symbol]
+            ticket = reopen(
+                order,
+                fills_of.get(order.id, ()),
+                instrument,
+                self._market.quote(order.symbol),
+                self._fees[instrument.market],
+                order.broker_order_id or self._new_id(),
+                self._portfolio,
+                self._futures,
+            )
+            self._tickets[order.id] = ticket
+            self._resting.setdefault(order.symbol, {})[order.id] = ticket
+        log.info(
+            "paper account %s restored: %d fills, %d open orders, trading day %s",
+            self.account_id,
+            len(snapshot.fills),
+            len(snapshot.open_orders),
+            self._trading_day,
+        )
+
+    def _restore_market(self, saved: str | None) -> None:
+        if saved is None:
+            return
+        for symbol, (last, pre_close) in json.loads(saved).items():
+            if symbol not in self._instruments:
+                continue
+            try:
+                quote = self._market.set(symbol, last=Decimal(last), pre_close=Decimal(pre_close))
+            except ValidationFailed as exc:  # the contract's configuration changed
+                log.warning("saved market of %s not restored: %s", symbol, exc.message)
+                continue
+            if self._walk is not None:
+                self._walk.set_reference(symbol, last=quote.last, pre_close=quote.pre_close)
+
+    def _save_market(self) -> None:
+        quotes = (self._market.quote(symbol) for symbol in self._instruments)
+        market = {q.symbol: [str(q.last), str(q.pre_close)] for q in quotes}
+        self.sink.on_state(STATE_MARKET, json.dumps(market, separators=(",", ":")))
+        self._market_saved_at = time.monotonic()
 
     # -- connection --------------------------------------------------------------------
 
@@ -325,6 +421,7 @@ class PaperBroker(Broker):
         if self._walk is not None:
             self._walk.set_reference(symbol, last=quote.last, pre_close=quote.pre_close)
         self.sink.on_quote(quote)
+        self._save_market()
         self._match(symbol)
         return quote
 
@@ -349,6 +446,8 @@ class PaperBroker(Broker):
         else:
             target = self._sessions.next_session_start(now, self._instruments)
         self.clock.advance_to(target)
+        offset_us = self.clock.offset // timedelta(microseconds=1)
+        self.sink.on_state(STATE_CLOCK, str(offset_us))
         self.tick()
         return self._clock()
 
@@ -365,6 +464,8 @@ class PaperBroker(Broker):
             for moved in self._walk.step(now):
                 if self._session(moved.symbol).matches:
                     self._apply_walk(moved)
+            if time.monotonic() - self._market_saved_at >= MARKET_SAVE_INTERVAL_S:
+                self._save_market()
         for symbol in list(self._resting):
             self._match(symbol)
 
@@ -412,17 +513,24 @@ class PaperBroker(Broker):
                     self._end(
                         ticket, OrderStatus.EXPIRED, "end of day: today's lots become yesterday's"
                     )
-        self._portfolio.settle()
-        self._futures.roll()
+        self._start_day()
         for quote in self._market.roll():
             if self._walk is not None:
                 self._walk.set_reference(quote.symbol, last=quote.last, pre_close=quote.pre_close)
             self.sink.on_quote(quote)
+        self.sink.on_state(STATE_TRADING_DAY, self._trading_day.isoformat())
+        self._save_market()
         for symbol in list(self._resting):
             self._match(symbol)
         for position in self._all_positions():
             self.sink.on_position(position)
         self.sink.on_account(self._summary())
+
+    def _start_day(self) -> None:
+        """What a new trading day does to the books: T+1 shares settle, today's futures
+        lots become yesterday's."""
+        self._portfolio.settle()
+        self._futures.roll()
 
     def reset(self) -> None:
         """Back to the configured cash with no positions, no open orders, initial quotes.
@@ -452,6 +560,8 @@ class PaperBroker(Broker):
             if self._walk is not None:
                 self._walk.set_reference(symbol, last=quote.last, pre_close=quote.pre_close)
             self.sink.on_quote(quote)
+        self.sink.on_state(STATE_RESET, self._trades[-1].id if self._trades else "")
+        self._save_market()
         for symbol in former:
             self.sink.on_position(self._stock_position(symbol))
         for symbol, direction in former_futures:
@@ -616,6 +726,33 @@ class PaperBroker(Broker):
         return self._portfolio.summary(
             self.account_id, base, self._last, self._futures.unrealized(base, self._last)
         )
+
+
+def _after_reset(fills: list[JournalFill], last_before_reset: str | None) -> list[JournalFill]:
+    """The fills booked since the last reset (after the fill it names; all if none)."""
+    if not last_before_reset:
+        return fills
+    for index, fill in enumerate(fills):
+        if fill.broker_trade_id == last_before_reset:
+            return fills[index + 1 :]
+    log.warning("the fill before the last reset, %s, is not in the journal", last_before_reset)
+    return fills
+
+
+def _trade_of(fill: JournalFill, account: str) -> Trade:
+    """A journaled fill as the broker lists it (`query_trades`): with its own trade id."""
+    return Trade(
+        id=fill.broker_trade_id,
+        order_id=fill.order_id,
+        client_order_id=fill.client_order_id,
+        account=account,
+        symbol=fill.symbol,
+        side=fill.side,
+        qty=fill.qty,
+        price=fill.price,
+        fee=fill.fee,
+        time=fill.time,
+    )
 
 
 def _check_session(order: Order, session: SessionState) -> None:

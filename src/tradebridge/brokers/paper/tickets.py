@@ -18,9 +18,14 @@ from decimal import Decimal
 from enum import Enum
 
 from tradebridge.brokers.paper.fees import FeeSchedule
-from tradebridge.brokers.paper.futures import CloseSource, margin_for
+from tradebridge.brokers.paper.futures import (
+    CloseSource,
+    close_source,
+    margin_for,
+    position_direction,
+)
 from tradebridge.brokers.paper.universe import Instrument
-from tradebridge.domain.enums import Direction, OrderStatus
+from tradebridge.domain.enums import Direction, Offset, OrderStatus, Side
 from tradebridge.domain.money import round_money
 from tradebridge.domain.orders import Order
 
@@ -32,6 +37,17 @@ class TicketKind(Enum):
     SELL = "sell"
     OPEN = "open"
     CLOSE = "close"
+
+
+def classify(order: Order) -> tuple[TicketKind, Direction | None, CloseSource | None]:
+    """What `order` does, and for futures the side of the book it works on and, for a
+    close, the lots it takes."""
+    if order.offset is None:
+        return (TicketKind.BUY if order.side is Side.BUY else TicketKind.SELL), None, None
+    direction = position_direction(order.side, order.offset)
+    if order.offset is Offset.OPEN:
+        return TicketKind.OPEN, direction, None
+    return TicketKind.CLOSE, direction, close_source(order.symbol, order.offset)
 
 
 @dataclass(eq=False, slots=True)

@@ -1,0 +1,102 @@
+"""Rebuilding a paper account's books from the engine's journal after a restart.
+
+The paper broker keeps its books in memory, so a restarted engine hands it every fill the
+journal booked (`JournalSnapshot`). `book_fill` books each one as the live fill did (same
+amounts to the cent, same fees, same lots), with no order freezes; then `reopen` gives each
+order that was still open its ticket back and freezes what its open remainder needs, as
+`admission.admit` did when it arrived, without checking anything again: the broker had
+accepted it.
+"""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from tradebridge.brokers.base import JournalFill
+from tradebridge.brokers.paper.fees import FeeSchedule
+from tradebridge.brokers.paper.futures import FuturesBook, close_source, position_direction
+from tradebridge.brokers.paper.portfolio import Portfolio
+from tradebridge.brokers.paper.tickets import Ticket, TicketKind, classify
+from tradebridge.brokers.paper.universe import Instrument
+from tradebridge.domain.enums import Offset, OrderStatus, OrderType, Side
+from tradebridge.domain.models import Quote
+from tradebridge.domain.money import round_money
+from tradebridge.domain.orders import Order
+
+ZERO = Decimal(0)
+
+
+def fill_amount(fill: JournalFill, instrument: Instrument) -> Decimal:
+    """Price x qty x multiplier to the cent, as the live fill settled it."""
+    return round_money(fill.price * fill.qty * instrument.contract.multiplier)
+
+
+def book_fill(
+    fill: JournalFill, instrument: Instrument, portfolio: Portfolio, futures: FuturesBook
+) -> None:
+    """Book one journaled fill into the cash, stock and futures books."""
+    contract, currency = instrument.contract, instrument.currency
+    amount = fill_amount(fill, instrument)
+    if fill.offset is None:
+        if fill.side is Side.BUY:
+            portfolio.buy(
+                fill.symbol,
+                currency,
+                fill.qty,
+                amount,
+                fill.fee,
+                release=ZERO,
+                unsettled=contract.t_plus > 0,
+            )
+        else:
+            portfolio.freeze_qty(fill.symbol, fill.qty)  # a sell takes shares its order froze
+            portfolio.sell(fill.symbol, fill.qty, amount, fill.fee)
+        return
+    direction = position_direction(fill.side, fill.offset)
+    position = futures.side(contract, direction)
+    if fill.offset is Offset.OPEN:
+        margin = position.open(fill.qty, fill.price)
+        portfolio.book_futures(currency, ZERO, fill.fee, frozen_change=margin)
+        return
+    source = close_source(fill.symbol, fill.offset)
+    position.frozen[source] += fill.qty  # a close takes lots its order froze
+    pnl, margin = position.close(fill.qty, fill.price, source)
+    portfolio.book_futures(currency, pnl, fill.fee, frozen_change=-margin)
+    futures.discard_if_empty(fill.symbol, direction)
+
+
+def reopen(
+    order: Order,
+    fills: Iterable[JournalFill],
+    instrument: Instrument,
+    quote: Quote,
+    fees: FeeSchedule,
+    broker_order_id: str,
+    portfolio: Portfolio,
+    futures: FuturesBook,
+) -> Ticket:
+    """The ticket of an order still open at the restart, with its `fills` counted and what
+    its open remainder needs frozen again."""
+    kind, direction, source = classify(order)
+    ticket = Ticket(
+        order, instrument, kind, broker_order_id, fees, direction=direction, source=source
+    )
+    for fill in fills:
+        ticket.filled_qty += fill.qty
+        ticket.filled_notional += fill_amount(fill, instrument)
+    ticket.status = OrderStatus.PARTIALLY_FILLED if ticket.filled_qty else OrderStatus.NEW
+    remaining = ticket.remaining
+    if kind is TicketKind.SELL:
+        portfolio.freeze_qty(order.symbol, remaining)
+    elif kind is TicketKind.CLOSE:
+        assert direction is not None
+        assert source is not None
+        position = futures.side(instrument.contract, direction)
+        position.frozen[source] += remaining
+    else:
+        if order.type is OrderType.LIMIT:
+            ticket.freeze_price = order.limit_price
+        else:
+            ticket.freeze_price = quote.ask if order.side is Side.BUY else quote.bid
+        ticket.frozen_cash = ticket.cash_reserved_for(remaining)
+        portfolio.freeze_cash(instrument.currency, ticket.frozen_cash)
+    return ticket
