@@ -284,3 +284,25 @@ async def test_a_cn_partial_fill_may_leave_an_odd_lot_to_sell_whole(
     await broker.place_order(make_order(MOUTAI, "sell", 50, "1499.99"))  # the odd 50
     await broker.place_order(make_order(MOUTAI, "sell", 100, "1499.99"))
     assert await broker.query_positions() == []
+
+
+async def test_the_random_walk_book_shows_its_next_level_once_the_touch_is_taken(
+    broker, sink, make_order
+) -> None:
+    """The walk's quotes stand for a deep book: taking the whole ask shows the next tick up,
+    with the same size, so the next market order still fills (one tick worse)."""
+    etf = "159915.SZ"
+    (before,) = await broker.quotes([etf])
+    await broker.place_order(make_order(etf, "buy", before.ask_size))
+    (after,) = await broker.quotes([etf])
+    assert (after.ask, after.ask_size) == (before.ask + Decimal("0.001"), before.ask_size)
+    sink.clear()
+    await broker.place_order(make_order(etf, "buy", 100))
+    assert [(f.qty, f.price) for f in sink.of("fill")] == [(100, after.ask)]
+
+
+async def test_a_hand_set_quote_shows_exactly_its_size(broker, sink, make_order) -> None:
+    broker.set_quote(MOUTAI, last=Decimal("1500.00"), ask_size=300)
+    await broker.place_order(make_order(MOUTAI, "buy", 300))
+    (quote,) = await broker.quotes([MOUTAI])
+    assert (quote.ask, quote.ask_size) == (Decimal("1500.01"), 0)

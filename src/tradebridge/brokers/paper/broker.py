@@ -147,7 +147,9 @@ class PaperBroker(Broker):
         self._id_count = itertools.count(1)
         self._instruments = build_universe(settings.contracts)
         self._fees = fee_schedules(settings.fees)
-        self._market = QuoteBoard(self._instruments, self._clock)
+        self._market = QuoteBoard(
+            self._instruments, self._clock, refill=settings.market == "random_walk"
+        )
         self._portfolio = Portfolio(settings.cash)
         self._futures = FuturesBook()
         self._tickets: dict[str, Ticket] = {}
@@ -478,6 +480,7 @@ class PaperBroker(Broker):
                 ask=moved.ask,
                 bid_size=moved.bid_size,
                 ask_size=moved.ask_size,
+                deep=True,
             )
         except ValidationFailed as exc:  # the walk and the board disagree on a limit: skip
             log.warning("random walk move of %s skipped: %s", moved.symbol, exc.message)

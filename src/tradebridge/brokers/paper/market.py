@@ -2,7 +2,10 @@
 
 Each symbol has one live quote: as last set (initially around `pre_close`, then by `set`)
 minus the displayed size fills have taken since. The sizes last set are remembered apart, so
-a new `set` (or a new day) restores the depth fills consumed.
+a new `set` (or a new day) restores the depth fills consumed. Quotes that stand for a deep
+book (those of the random-walk market, `deep=True`) show the next price level once fills
+have taken a side's whole size: one tick further away, with the size last set, as a real
+order book behind the touch would. A quote set by hand shows exactly what was set.
 
 Prices never leave the daily limits computed from `pre_close` (`rules.price_band`), so no
 fill, which always happens at a quoted price, can either. A side may be empty: at limit-up
@@ -28,9 +31,20 @@ INITIAL_DEPTH = 100_000
 
 
 class QuoteBoard:
-    def __init__(self, instruments: Mapping[str, Instrument], clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        instruments: Mapping[str, Instrument],
+        clock: Callable[[], datetime],
+        *,
+        refill: bool = False,
+    ) -> None:
+        """`refill`: the opening quotes (initial, after a reset, of a new day) stand for a
+        deep book, as the random walk's do."""
         self._instruments = instruments
         self._clock = clock
+        self._refill = refill
+        self._deep: set[str] = set()
+        """Symbols whose live quote stands for a deep book (see the module docstring)."""
         self._live: dict[str, Quote] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
         """`(bid_size, ask_size)` as last set."""
@@ -55,6 +69,8 @@ class QuoteBoard:
         band = price_band(instrument.ticks, pre_close, instrument.contract.price_limit_pct)
         self._bands[symbol] = band
         bid, ask = _sides(instrument.ticks, band, pre_close, None, None)
+        if self._refill:
+            self._deep.add(symbol)
         self._store(symbol, pre_close, bid, ask, pre_close)
 
     def quote(self, symbol: str) -> Quote:
@@ -77,8 +93,10 @@ class QuoteBoard:
         bid_size: int | None = None,
         ask_size: int | None = None,
         pre_close: Decimal | None = None,
+        deep: bool = False,
     ) -> Quote:
-        """Validate and store a new quote for `symbol`; see `PaperBroker.set_quote`."""
+        """Validate and store a new quote for `symbol`; see `PaperBroker.set_quote`. `deep`:
+        the quote is the touch of a deeper book (see the module docstring)."""
         instrument = self._instruments.get(symbol)
         if instrument is None:
             raise NotFound(f"cannot set a quote for {symbol}: not traded by the paper broker")
@@ -118,6 +136,10 @@ class QuoteBoard:
         self._bands[symbol] = band
         kept = self._live[symbol].pre_close
         assert kept is not None  # every stored quote has one
+        if deep:
+            self._deep.add(symbol)
+        else:
+            self._deep.discard(symbol)
         return self._store(symbol, last, bid, ask, pre_close if pre_close is not None else kept)
 
     def _store(
@@ -147,9 +169,32 @@ class QuoteBoard:
         """Take `qty` off the side a `taker_side` order trades against (a buy takes the ask)."""
         live = self._live[symbol]
         if taker_side is Side.BUY:
-            self._live[symbol] = msgspec.structs.replace(live, ask_size=live.ask_size - qty)
+            live = msgspec.structs.replace(live, ask_size=live.ask_size - qty)
+            if symbol in self._deep and live.ask is not None and live.ask_size <= 0:
+                live = self._next_level(live, Side.SELL)
         else:
-            self._live[symbol] = msgspec.structs.replace(live, bid_size=live.bid_size - qty)
+            live = msgspec.structs.replace(live, bid_size=live.bid_size - qty)
+            if symbol in self._deep and live.bid is not None and live.bid_size <= 0:
+                live = self._next_level(live, Side.BUY)
+        self._live[symbol] = live
+
+    def _next_level(self, live: Quote, side: Side) -> Quote:
+        """`live` with its emptied `side` (SELL: the ask) one tick further away, showing the
+        size last set; none where that is beyond the daily limits."""
+        ticks = self._instruments[live.symbol].ticks
+        band = self._bands[live.symbol]
+        bid_size, ask_size = self._sizes[live.symbol]
+        if side is Side.SELL:
+            assert live.ask is not None
+            ask: Decimal | None = ticks.step_up(live.ask)
+            if band is not None and ask is not None and ask > band.upper:
+                ask = None
+            return msgspec.structs.replace(live, ask=ask, ask_size=ask_size if ask else 0)
+        assert live.bid is not None
+        bid = ticks.step_down(live.bid)
+        if band is not None and bid is not None and bid < band.lower:
+            bid = None
+        return msgspec.structs.replace(live, bid=bid, bid_size=bid_size if bid else 0)
 
 
 def _sides(
