@@ -5,11 +5,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
+
+from tests.postgres_support import (
+    ADMIN_URL_ENV,
+    Cluster,
+    PostgresUnavailable,
+    create_database,
+    drop_database,
+)
 
 ADMIN_PASSWORD = "admin-pass-for-tests"
 
@@ -25,13 +35,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_config(directory: Path, extra: str = "") -> Path:
+def write_config(directory: Path, extra: str = "", database_url: str | None = None) -> Path:
     """A config with free ports for the web, the RPC link and the event bus, and a paper
-    account whose prices move only when a test sets them."""
+    account whose prices move only when a test sets them; the database is `database_url`,
+    or SQLite under the data dir."""
+    database = f'[database]\nurl = "{database_url}"' if database_url else ""
     path = directory / "tradebridge.toml"
     path.write_text(
         f"""
 data_dir = "{directory / "data"}"
+{database}
 
 [server]
 host = "127.0.0.1"
@@ -76,6 +89,12 @@ class Server:
             )
         response.raise_for_status()
         return str(response.json()["access_token"])
+
+    def database_url(self) -> str:
+        """The database the server uses, as its configuration names it."""
+        from tradebridge.config import load_settings
+
+        return load_settings(self.config).database_url
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -139,8 +158,94 @@ def admin_token(server: Server) -> str:
     return server.login()
 
 
+@contextmanager
+def paper_api(server: Server, token: str) -> Iterator[httpx.Client]:
+    """A client of `server` whose paper account `paper` was reset to its configured state."""
+    with server.client(token) as client:
+        client.post("/api/v1/paper/paper/reset").raise_for_status()
+        yield client
+
+
 @pytest.fixture
 def api(server: Server, admin_token: str) -> Iterator[httpx.Client]:
-    with server.client(admin_token) as client:
-        client.post("/api/v1/paper/paper/reset").raise_for_status()
+    with paper_api(server, admin_token) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """The admin URL of a PostgreSQL server: `$TRADEBRIDGE_TEST_POSTGRES_URL` (as `.ci/run`
+    sets it), or a throwaway cluster started for this test session."""
+    configured = os.environ.get(ADMIN_URL_ENV)
+    if configured:
+        yield configured
+        return
+    try:
+        cluster = Cluster.start()
+    except PostgresUnavailable as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
+    yield cluster.admin_url
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (`postgresql+psycopg://…`)."""
+    url = create_database(postgres_admin_url)
+    yield url
+    drop_database(postgres_admin_url, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty database: a test using it runs once on each database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tradebridge.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server(
+    tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str
+) -> Iterator[Server]:
+    """Like `server`, on a PostgreSQL database of its own."""
+    url = create_database(postgres_admin_url)
+    running = start_server(write_config(tmp_path_factory.mktemp("shared-pg"), database_url=url))
+    yield running
+    assert running.stop() == 0
+    drop_database(postgres_admin_url, url)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_token(postgres_server: Server) -> str:
+    return postgres_server.login()
+
+
+_SHARED_SERVERS = {
+    "sqlite": ("server", "admin_token"),
+    "postgresql": ("postgres_server", "postgres_admin_token"),
+}
+"""Per database: the fixtures of its shared server and of that server's admin token."""
+
+
+@pytest.fixture(params=list(_SHARED_SERVERS))
+def shared_database(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def each_db_server(request: pytest.FixtureRequest, shared_database: str) -> Server:
+    """The shared `server` (SQLite), then the shared `postgres_server`: a test using it runs
+    once on each database."""
+    return cast(Server, request.getfixturevalue(_SHARED_SERVERS[shared_database][0]))
+
+
+@pytest.fixture
+def each_db_api(
+    request: pytest.FixtureRequest, shared_database: str, each_db_server: Server
+) -> Iterator[httpx.Client]:
+    """Like `api`, once on each database (a module runs all its `api` tests on both by
+    overriding `api` with this)."""
+    token = str(request.getfixturevalue(_SHARED_SERVERS[shared_database][1]))
+    with paper_api(each_db_server, token) as client:
         yield client

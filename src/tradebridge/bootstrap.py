@@ -30,7 +30,9 @@ def prepare(settings: Settings) -> Prepared:
     """Create what a first run needs; on later runs this only checks the schema is current."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = create_db_engine(
-        settings.database_url, sqlite_synchronous=settings.database.sqlite_synchronous
+        settings.database_url,
+        sqlite_synchronous=settings.database.sqlite_synchronous,
+        busy_timeout_ms=settings.database.busy_timeout_ms,
     )
     upgrade(db)
     if settings.auth.jwt_secret is not None:
@@ -38,6 +40,14 @@ def prepare(settings: Settings) -> Prepared:
     else:
         secret = load_or_create_secret(settings.data_dir / "jwt_secret")
     return Prepared(db=db, jwt_secret=secret, generated_admin_password=_ensure_admin(db, settings))
+
+
+def announce_admin_password(prepared: Prepared) -> None:
+    """Print the random password of the admin user this run created, if it did (once: the
+    database keeps only its hash)."""
+    if prepared.generated_admin_password:
+        print("First run: created user 'admin' with password (shown only once):", flush=True)
+        print(prepared.generated_admin_password, flush=True)
 
 
 def _ensure_admin(db: Engine, settings: Settings) -> str | None:

@@ -2,17 +2,26 @@
 
 import asyncio
 import getpass
+import logging
 import os
+import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from sqlalchemy.exc import IntegrityError
 
 from tradebridge.config import ConfigError, Settings, load_settings
+from tradebridge.exits import ExitStatus
 from tradebridge.logs import configure_logging
+from tradebridge.store.failures import DATABASE_ERRORS, DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from tradebridge.bootstrap import Prepared
+
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="tradebridge: a self-hosted trading gateway."
@@ -73,13 +82,17 @@ def serve(
     data_dir: DataDirOption = None,
 ) -> None:
     """Start one engine and one web process on this machine and keep them running."""
-    from tradebridge.bootstrap import prepare
+    from tradebridge.bootstrap import announce_admin_password
     from tradebridge.supervisor import Child, Supervisor, child_command
 
     settings = _settings(config, data_dir, host, port)
     configure_logging("serve", settings.log_level)
-    prepared = prepare(settings)
-    prepared.db.dispose()
+    try:
+        prepared: Prepared | None = _prepare(settings)
+    except DatabaseUnavailable as exc:
+        # Keep going: the engine retries with backoff, the web answers 503 meanwhile.
+        log.error("%s; starting anyway, the engine tries again until it can", exc)
+        prepared = None
     common = _passthrough(config, data_dir)
     web_args = [*common, "--host", settings.server.host, "--port", str(settings.server.port)]
     supervisor = Supervisor(
@@ -96,26 +109,35 @@ def serve(
             f"{settings.server.port}  (API docs at /docs)",
             highlight=False,
         )
-        if prepared.generated_admin_password:
-            out.print(
-                "First run: created user 'admin' with password (shown only once):", highlight=False
-            )
-            out.print(prepared.generated_admin_password, highlight=False)
+        if prepared is not None:
+            announce_admin_password(prepared)
 
     raise typer.Exit(supervisor.run(on_started=announce))
 
 
 @app.command()
 def engine(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
-    """Run the engine process alone: accounts, OMS, journal, broker adapters."""
-    from tradebridge.bootstrap import prepare
+    """Run the engine process alone: accounts, OMS, journal, broker adapters.
+
+    Exit status: 0 after SIGTERM/SIGINT, 69 if the database cannot be opened, 74 if the
+    order journal could not be written (restart it: it recovers from the database).
+    """
+    import zmq.asyncio
+
+    from tradebridge.bootstrap import announce_admin_password
     from tradebridge.engine.main import run_engine
 
     settings = _settings(config, data_dir)
     configure_logging("engine", settings.log_level)
-    prepare(settings).db.dispose()
-    asyncio.set_event_loop_policy(_event_loop_policy())
-    asyncio.run(run_engine(settings))
+    try:
+        announce_admin_password(_prepare(settings))
+        asyncio.set_event_loop_policy(_event_loop_policy())
+        status = asyncio.run(run_engine(settings))
+    except DatabaseUnavailable as exc:
+        _exit_database_unavailable(exc)
+    # Answers still queued on the closed RPC socket go out before the process ends.
+    zmq.asyncio.Context.instance().destroy(linger=0)
+    raise typer.Exit(status)
 
 
 @app.command()
@@ -126,11 +148,22 @@ def web(
     data_dir: DataDirOption = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
-    """Run the web process alone: REST API in front of an engine."""
+    """Run the web process alone: REST API in front of an engine.
+
+    Exit status: 0 after SIGTERM/SIGINT, once requests in progress are answered. A database
+    that cannot be opened does not stop it: it answers 503 and tries again.
+    """
     import uvicorn
+
+    from tradebridge.bootstrap import announce_admin_password
 
     settings = _settings(config, data_dir, host, port, workers)
     configure_logging("web", settings.log_level)
+    # Schema and first-run set-up here, once, rather than racing in every worker.
+    try:
+        announce_admin_password(_prepare(settings))
+    except DatabaseUnavailable as exc:
+        log.error("%s; answering 503 until it can be opened", exc)
     # Workers rebuild the settings from the environment: hand them our options that way.
     if config is not None:
         os.environ["TRADEBRIDGE_CONFIG"] = str(config)
@@ -138,6 +171,7 @@ def web(
         os.environ["TRADEBRIDGE_DATA_DIR"] = str(data_dir)
     os.environ["TRADEBRIDGE_HOST"] = settings.server.host
     os.environ["TRADEBRIDGE_PORT"] = str(settings.server.port)
+    signal.signal(signal.SIGTERM, _after_graceful_stop)
     uvicorn.run(
         "tradebridge.api.app:app_from_environment",
         factory=True,
@@ -150,6 +184,32 @@ def web(
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
     )
+
+
+def _after_graceful_stop(signum: int, frame: object) -> None:
+    """uvicorn answers SIGTERM by stopping gracefully, then restores the previous handler and
+    raises the signal again, to end the way an unhandled SIGTERM does (killed, status -15).
+    This handler takes that second delivery, so a clean stop exits with status 0."""
+
+
+def _prepare(settings: Settings) -> "Prepared":
+    """First-run set-up and schema upgrade (`bootstrap.prepare`); its database handle closed.
+
+    Raises `DatabaseUnavailable` when the database cannot be opened.
+    """
+    from tradebridge.bootstrap import prepare
+
+    try:
+        prepared = prepare(settings)
+    except DATABASE_ERRORS as exc:
+        raise DatabaseUnavailable(settings.database_url, exc) from exc
+    prepared.db.dispose()
+    return prepared
+
+
+def _exit_database_unavailable(exc: DatabaseUnavailable) -> NoReturn:
+    console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(ExitStatus.DATABASE_UNAVAILABLE)
 
 
 def _event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
@@ -259,15 +319,23 @@ def key_create(
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
-    """Bring the database schema up to date."""
+    """Bring the database schema up to date (exit status 69 if it cannot be opened)."""
     from tradebridge.store.database import create_db_engine
     from tradebridge.store.migrate import current_revision, upgrade
 
     settings = _settings(config, data_dir)
-    db = create_db_engine(settings.database_url)
-    upgrade(db)
-    typer.echo(f"database at revision {current_revision(db)}")
-    db.dispose()
+    try:
+        db = create_db_engine(
+            settings.database_url, busy_timeout_ms=settings.database.busy_timeout_ms
+        )
+        try:
+            upgrade(db)
+            revision = current_revision(db)
+        finally:
+            db.dispose()
+    except DATABASE_ERRORS as exc:
+        _exit_database_unavailable(DatabaseUnavailable(settings.database_url, exc))
+    typer.echo(f"database at revision {revision}")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tradebridge.domain.enums import TradingState
 from tradebridge.domain.errors import ValidationFailed
 from tradebridge.domain.symbols import parse_symbol
 
@@ -60,6 +61,10 @@ class DatabaseSettings(Section):
     """SQLAlchemy URL; default `sqlite:///<data_dir>/tradebridge.db`."""
     sqlite_synchronous: Literal["normal", "full"] = "normal"
     """SQLite durability: `normal` survives a killed process, `full` also a power cut."""
+    busy_timeout_ms: int = Field(default=2_000, ge=0)
+    """SQLite: how long a write waits for another connection's lock before it fails. Keep it
+    below `engine.rpc_timeout_ms` and three `engine.heartbeat_ms`, so that a caller whose
+    order could not be journaled gets the clear 503 rather than a timeout."""
 
 
 class EngineSettings(Section):
@@ -211,11 +216,27 @@ class PaperSettings(Section):
 
 
 class RiskSettings(Section):
-    max_order_qty: int | None = Field(default=None, ge=1)
+    """Pre-trade limits of one account (`[accounts.risk]`; unset: no limit) and its trading
+    state. `PUT /accounts/{id}/risk` changes them at run time; changes are stored and win over
+    these values. Notionals are price x qty x multiplier in the instrument's currency, at the
+    order's limit price (a market order: the last price)."""
+
+    max_order_qty: int | None = Field(default=None, ge=1, strict=True)
+    """Largest quantity of one order."""
     max_order_notional: Decimal | None = Field(default=None, gt=0)
-    max_orders_per_second: int | None = Field(default=None, ge=1)
+    """Largest notional of one order."""
+    max_orders_per_second: int | None = Field(default=None, ge=1, strict=True)
+    """Orders accepted on the account within any one second."""
+    max_open_orders: int | None = Field(default=None, ge=1, strict=True)
+    """Orders open on the account at once (a new one is refused at this count)."""
     price_band_pct: Decimal | None = Field(default=None, gt=0)
     """A limit price further than this percentage from the last price is refused."""
+    max_position_notional: Decimal | None = Field(default=None, gt=0)
+    """Largest value of one symbol's position (per side for futures) if the order and the
+    account's other working orders that add to it all filled."""
+    trading_state: TradingState = TradingState.ACTIVE
+    """`active`; `reducing`: only orders that reduce a position; `halted`: no new orders
+    (cancels still work)."""
 
 
 AccountId = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")]

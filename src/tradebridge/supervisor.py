@@ -3,6 +3,9 @@
 The children run in their own session, so a Ctrl-C reaches only the supervisor, which then
 stops them in order (web first, so no request meets a missing engine). On Linux each child
 also asks the kernel for SIGTERM should the supervisor itself die.
+
+A child that exits is started again after a delay that doubles from 0.5 s up to 15 s while it
+keeps failing, and the log says why it stopped (its exit status, see `exits.ExitStatus`).
 """
 
 import logging
@@ -13,16 +16,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tradebridge.exits import describe_exit
+
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 15.0
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 15.0
 HEALTHY_AFTER_S = 30.0
-"""A child that ran this long before dying is restarted without waiting."""
+"""A child that ran this long before dying is restarted after the shortest delay again."""
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Ask the kernel for SIGTERM when the parent process dies (Linux only)."""
     if sys.platform == "linux":
         import ctypes
 
@@ -41,7 +47,7 @@ class Child:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            self.argv, start_new_session=True, preexec_fn=_die_with_parent
+            self.argv, start_new_session=True, preexec_fn=die_with_parent
         )
         self.started_at = time.monotonic()
         self.restart_at = None
@@ -57,12 +63,6 @@ class Child:
             log.warning("%s did not stop in %.0f s; killing it", self.role, STOP_TIMEOUT_S)
             self.process.kill()
             self.process.wait()
-
-
-def _describe_exit(code: int) -> str:
-    if code < 0:
-        return f"killed by {signal.Signals(-code).name}"
-    return f"exited with status {code}"
 
 
 class Supervisor:
@@ -102,7 +102,7 @@ class Supervisor:
             if now - child.started_at >= HEALTHY_AFTER_S:
                 child.backoff_s = BACKOFF_START_S
             log.error(
-                "%s %s; restarting in %.1f s", child.role, _describe_exit(code), child.backoff_s
+                "%s %s; restarting in %.1f s", child.role, describe_exit(code), child.backoff_s
             )
             child.restart_at = now + child.backoff_s
             child.backoff_s = min(child.backoff_s * 2, BACKOFF_MAX_S)

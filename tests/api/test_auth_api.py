@@ -1,4 +1,5 @@
-"""Login, tokens and the routes that need them."""
+"""Login, tokens and the routes that need them (those that read users or keys on both
+databases)."""
 
 import base64
 import json
@@ -19,8 +20,8 @@ def test_health_needs_no_credentials(server: Server) -> None:
     assert body["version"]
 
 
-def test_login_with_form_and_json(server: Server) -> None:
-    with server.client() as client:
+def test_login_with_form_and_json(each_db_server: Server) -> None:
+    with each_db_server.client() as client:
         form = client.post(
             "/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
         )
@@ -45,8 +46,10 @@ def test_login_with_form_and_json(server: Server) -> None:
         ("root", "root"),
     ],
 )
-def test_wrong_credentials_are_unauthorized(server: Server, username: str, password: str) -> None:
-    with server.client() as client:
+def test_wrong_credentials_are_unauthorized(
+    each_db_server: Server, username: str, password: str
+) -> None:
+    with each_db_server.client() as client:
         response = client.post(
             "/api/v1/auth/token", data={"username": username, "password": password}
         )
@@ -93,8 +96,10 @@ def _token_signed_with_test() -> str:
     ],
     ids=["none", "garbage", "basic", "alg-none", "secret-test", "unknown-key"],
 )
-def test_protected_routes_refuse_bad_credentials(server: Server, headers: dict[str, str]) -> None:
-    with httpx.Client(base_url=server.base_url, headers=headers) as client:
+def test_protected_routes_refuse_bad_credentials(
+    each_db_server: Server, headers: dict[str, str]
+) -> None:
+    with httpx.Client(base_url=each_db_server.base_url, headers=headers) as client:
         for path in ("/api/v1/accounts", "/api/v1/accounts/paper/orders"):
             response = client.get(path)
             assert response.status_code == 401, (path, response.text)

@@ -1,4 +1,5 @@
-"""The order path over HTTP against a real `tradebridge serve` (engine + web processes)."""
+"""The order path over HTTP against a real `tradebridge serve` (engine + web processes),
+once on SQLite and once on PostgreSQL."""
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -6,9 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 
 ORDERS = "/api/v1/accounts/paper/orders"
 SYMBOL = "600519.SH"  # paper pre_close 1500.00: bid 1499.99, ask 1500.01
+
+
+@pytest.fixture
+def api(each_db_api: httpx.Client) -> httpx.Client:
+    """Every test here runs on both databases."""
+    return each_db_api
 
 
 def cid() -> str:

@@ -1,4 +1,5 @@
-"""`tradebridge user add` and `key create` against a running server's data dir."""
+"""`tradebridge user add` and `key create` against a running server's database (some on
+both databases)."""
 
 import subprocess
 import uuid
@@ -27,10 +28,10 @@ def new_user(server: Server, role: str) -> tuple[str, str]:
     return name, password
 
 
-def test_user_add_while_running_then_log_in(server: Server) -> None:
-    name, password = new_user(server, "trader")
-    token = server.login(name, password)
-    with server.client(token) as client:
+def test_user_add_while_running_then_log_in(each_db_server: Server) -> None:
+    name, password = new_user(each_db_server, "trader")
+    token = each_db_server.login(name, password)
+    with each_db_server.client(token) as client:
         response = client.post("/api/v1/accounts/paper/orders", json=ORDER)
     assert response.status_code == 201
 
@@ -55,12 +56,14 @@ def test_trader_may_not_use_admin_routes(server: Server) -> None:
     assert response.status_code == 403
 
 
-def test_user_add_refuses_bad_input(server: Server) -> None:
-    name, _ = new_user(server, "viewer")
-    duplicate = run(server, "user", "add", name, "--password", "whatever-password")
-    bad_role = run(server, "user", "add", "someone", "--role", "god", "--password", "x" * 12)
-    empty = run(server, "user", "add", "someone2", stdin="\n")
-    weak = run(server, "user", "add", f"w{uuid.uuid4().hex[:6]}", "--password", "abc")
+def test_user_add_refuses_bad_input(each_db_server: Server) -> None:
+    name, _ = new_user(each_db_server, "viewer")
+    duplicate = run(each_db_server, "user", "add", name, "--password", "whatever-password")
+    bad_role = run(
+        each_db_server, "user", "add", "someone", "--role", "god", "--password", "x" * 12
+    )
+    empty = run(each_db_server, "user", "add", "someone2", stdin="\n")
+    weak = run(each_db_server, "user", "add", f"w{uuid.uuid4().hex[:6]}", "--password", "abc")
     assert duplicate.returncode != 0
     assert "already exists" in duplicate.stderr
     assert bad_role.returncode != 0
@@ -71,15 +74,15 @@ def test_user_add_refuses_bad_input(server: Server) -> None:
     assert "warning" in weak.stderr
 
 
-def test_api_key_is_printed_once_on_the_last_line_and_works(server: Server) -> None:
-    name, _ = new_user(server, "trader")
-    result = run(server, "key", "create", "--user", name, "--scopes", "read,trade")
+def test_api_key_is_printed_once_on_the_last_line_and_works(each_db_server: Server) -> None:
+    name, _ = new_user(each_db_server, "trader")
+    result = run(each_db_server, "key", "create", "--user", name, "--scopes", "read,trade")
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip().splitlines()[-1]
     assert key.startswith("tbk_")
     assert " " not in key
     for headers in ({"Authorization": f"Bearer {key}"}, {"X-API-Key": key}):
-        with httpx.Client(base_url=server.base_url, headers=headers) as client:
+        with httpx.Client(base_url=each_db_server.base_url, headers=headers) as client:
             assert client.post("/api/v1/accounts/paper/orders", json=ORDER).status_code == 201
 
 

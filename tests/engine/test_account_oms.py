@@ -18,7 +18,7 @@ from tradebridge.config import AccountSettings
 from tradebridge.domain.enums import EventType, OrderStatus, OrderType, Side
 from tradebridge.domain.errors import (
     DuplicateClientOrderId,
-    InternalError,
+    EngineUnavailable,
     NotCancelable,
     OrderRejected,
     ValidationFailed,
@@ -225,9 +225,9 @@ async def test_restart_continues_the_sequence_and_keeps_open_orders(tmp_path: Pa
 async def test_a_failing_journal_refuses_orders_and_keeps_nothing(harness: Harness) -> None:
     with harness.db.begin() as conn:
         conn.execute(text("DROP TABLE events"))
-    with pytest.raises(InternalError):
+    with pytest.raises(EngineUnavailable):
         await harness.account.place(buy("1400.00", cid="lost"))
-    with pytest.raises(InternalError):
+    with pytest.raises(EngineUnavailable):
         await harness.account.place(buy("1400.00", cid="lost"))
     assert harness.account.list_orders(ListOrders(account="paper", status="open")) == []
 

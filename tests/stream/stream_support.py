@@ -30,10 +30,12 @@ def write_stream_config(
     server: dict[str, int] | None = None,
     engine: dict[str, int] | None = None,
     accounts: tuple[str, ...] = ("paper",),
+    database_url: str | None = None,
 ) -> Path:
     """A config with free ports and short stream timings (`server` and `engine` add or
     override keys of those sections), and paper `accounts` with plenty of cash whose prices
-    move only when a test sets them."""
+    move only when a test sets them; the database is `database_url`, or SQLite in the data
+    dir."""
     server_keys = {"stream_heartbeat_ms": 1000, "stream_auth_timeout_ms": 1000} | (server or {})
     engine_keys = {"heartbeat_ms": 200} | (engine or {})
     server_lines = "\n".join(f"{k} = {v}" for k, v in server_keys.items())
@@ -43,10 +45,12 @@ def write_stream_config(
         "cash = { CNY = 1000000000000 }\n"
         for a in accounts
     )
+    database = f'[database]\nurl = "{database_url}"' if database_url else ""
     path = directory / "tradebridge.toml"
     path.write_text(
         f"""
 data_dir = "{directory / "data"}"
+{database}
 
 [server]
 host = "127.0.0.1"

@@ -1,4 +1,5 @@
-"""Resume: a client that reconnects gets exactly what it missed, then the live events."""
+"""Resume: a client that reconnects gets exactly what it missed, then the live events; the
+missed ones are read from the database, so every test runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,20 +27,22 @@ pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("close_clients")]
 
 
 @pytest.fixture
-async def api(stream_server: Server, stream_token: str) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {stream_token}"}
+async def api(
+    each_db_stream_server: Server, each_db_stream_token: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {each_db_stream_token}"}
     async with httpx.AsyncClient(
-        base_url=stream_server.base_url, headers=headers, timeout=10
+        base_url=each_db_stream_server.base_url, headers=headers, timeout=10
     ) as client:
         yield client
 
 
 async def test_resume_after_a_disconnect_gets_exactly_the_missed_events_then_live_ones(
-    stream_server: Server, stream_token: str, api: httpx.AsyncClient
+    each_db_stream_server: Server, each_db_stream_token: str, api: httpx.AsyncClient
 ) -> None:
-    witness = await StreamClient.open(stream_server, stream_token)
+    witness = await StreamClient.open(each_db_stream_server, each_db_stream_token)
     await witness.subscribe(ACCOUNT_CHANNELS)
-    client = await StreamClient.open(stream_server, stream_token)
+    client = await StreamClient.open(each_db_stream_server, each_db_stream_token)
     start = (await client.subscribe(ACCOUNT_CHANNELS))["data"]["since_seq"]
 
     orders = [await place(api) for _ in range(2)]
@@ -57,7 +60,7 @@ async def test_resume_after_a_disconnect_gets_exactly_the_missed_events_then_liv
     witnessed += await settle(witness)
     expected = [e for e in witnessed if e["seq"] > last_seq]
 
-    again = await StreamClient.open(stream_server, stream_token)
+    again = await StreamClient.open(each_db_stream_server, each_db_stream_token)
     ack = await again.request(op="resume", account="paper", since_seq=last_seq, id="r1")
     assert ack == {
         "type": "subscribed",
@@ -81,9 +84,9 @@ async def test_resume_after_a_disconnect_gets_exactly_the_missed_events_then_liv
 
 
 async def test_resume_while_orders_keep_coming_has_no_gap_and_no_duplicate(
-    stream_server: Server, stream_token: str, api: httpx.AsyncClient
+    each_db_stream_server: Server, each_db_stream_token: str, api: httpx.AsyncClient
 ) -> None:
-    witness = await StreamClient.open(stream_server, stream_token)
+    witness = await StreamClient.open(each_db_stream_server, each_db_stream_token)
     await witness.subscribe(ACCOUNT_CHANNELS)
     first = await place(api)
     early = await witness.events_until(filled(first["id"]))
@@ -101,7 +104,7 @@ async def test_resume_while_orders_keep_coming_has_no_gap_and_no_duplicate(
     resumers = []
     for delay in (0.02, 0.1, 0.2):  # resume at different moments of the flow
         await asyncio.sleep(delay)
-        client = await StreamClient.open(stream_server, stream_token)
+        client = await StreamClient.open(each_db_stream_server, each_db_stream_token)
         await client.send(op="resume", account="paper", since_seq=since)
         resumers.append(client)
     await asyncio.sleep(0.3)
@@ -124,9 +127,9 @@ async def test_resume_while_orders_keep_coming_has_no_gap_and_no_duplicate(
 
 
 async def test_resume_on_a_live_stream_restarts_it_at_since_seq(
-    stream_server: Server, stream_token: str, api: httpx.AsyncClient
+    each_db_stream_server: Server, each_db_stream_token: str, api: httpx.AsyncClient
 ) -> None:
-    client = await StreamClient.open(stream_server, stream_token)
+    client = await StreamClient.open(each_db_stream_server, each_db_stream_token)
     start = (await client.subscribe(ACCOUNT_CHANNELS))["data"]["since_seq"]
     order = await place(api)
     seen = await client.events_until(filled(order["id"])) + await settle(client)
@@ -139,14 +142,14 @@ async def test_resume_on_a_live_stream_restarts_it_at_since_seq(
 
 
 async def test_resume_of_some_channels_chains_prev_seq_over_the_others(
-    stream_server: Server, stream_token: str, api: httpx.AsyncClient
+    each_db_stream_server: Server, each_db_stream_token: str, api: httpx.AsyncClient
 ) -> None:
-    witness = await StreamClient.open(stream_server, stream_token)
+    witness = await StreamClient.open(each_db_stream_server, each_db_stream_token)
     since = (await witness.subscribe(ACCOUNT_CHANNELS))["data"]["since_seq"]
     orders = [await place(api) for _ in range(2)]
     everything = await witness.events_until(filled(orders[-1]["id"])) + await settle(witness)
 
-    client = await StreamClient.open(stream_server, stream_token)
+    client = await StreamClient.open(each_db_stream_server, each_db_stream_token)
     ack = await client.request(op="resume", since_seq=since, channels=["orders"])
     assert ack["account"] == "paper"  # the default account
     assert ack["data"]["channels"] == ["orders"]
@@ -160,17 +163,17 @@ async def test_resume_of_some_channels_chains_prev_seq_over_the_others(
 
 
 async def test_resume_from_before_the_retention_window_says_reload(
-    stream_server: Server, stream_token: str, api: httpx.AsyncClient
+    each_db_stream_server: Server, each_db_stream_token: str, api: httpx.AsyncClient
 ) -> None:
     """Events of account `other` are pruned the way the engine's retention task does it."""
-    client = await StreamClient.open(stream_server, stream_token)
+    client = await StreamClient.open(each_db_stream_server, each_db_stream_token)
     start = (await client.subscribe(ACCOUNT_CHANNELS, account="other"))["data"]["since_seq"]
     orders = [await place(api, account="other") for _ in range(2)]
     seen = await client.events_until(filled(orders[-1]["id"])) + await settle(client)
     assert_contiguous(seen, start)
     last = seen[-1]["seq"]
 
-    db = create_db_engine(f"sqlite:///{stream_server.config.parent / 'data' / 'tradebridge.db'}")
+    db = create_db_engine(each_db_stream_server.database_url())
     with db.begin() as conn:
         queries.prune_events(conn, "other", datetime.now(UTC) + timedelta(days=1), 10**9)
         assert queries.seq_range(conn, "other") == (last, last)  # the last one always stays

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -19,8 +18,9 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'retention.db'}")
+def db(database_url: str) -> Iterator[Engine]:
+    """On SQLite and on PostgreSQL."""
+    engine = create_db_engine(database_url)
     upgrade(engine)
     yield engine
     engine.dispose()

@@ -25,6 +25,8 @@ from tradebridge.engine.protocol import (
     PlaceResult,
     Pong,
     QuotesRequest,
+    RiskState,
+    RiskUpdate,
     SetQuote,
 )
 from tradebridge.rpc import RpcClient
@@ -48,6 +50,12 @@ class EngineClient:
 
     async def ping(self, account: str) -> Pong:
         return await self.rpc.call(Method.PING, AccountRef(account), Pong)
+
+    async def risk(self, account: str) -> RiskState:
+        return await self.rpc.call(Method.GET_RISK, AccountRef(account), RiskState)
+
+    async def set_risk(self, update: RiskUpdate) -> RiskState:
+        return await self.rpc.call(Method.SET_RISK, update, RiskState)
 
     async def place(self, account: str, request: OrderRequest) -> PlaceResult:
         return await self.rpc.call(Method.PLACE, PlaceOrder(account, request), PlaceResult)

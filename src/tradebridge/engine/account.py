@@ -9,13 +9,13 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import msgspec
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from tradebridge.brokers.base import (
     BarInterval,
@@ -27,7 +27,7 @@ from tradebridge.brokers.base import (
     OrderUpdate,
     VenueStatus,
 )
-from tradebridge.config import AccountSettings
+from tradebridge.config import AccountSettings, RiskSettings
 from tradebridge.domain.enums import (
     ConnectionState,
     EventType,
@@ -38,6 +38,7 @@ from tradebridge.domain.enums import (
 )
 from tradebridge.domain.errors import (
     DuplicateClientOrderId,
+    EngineUnavailable,
     IllegalTransition,
     NotCancelable,
     NotFound,
@@ -73,6 +74,7 @@ from tradebridge.engine.protocol import (
 )
 from tradebridge.ids import IdGenerator
 from tradebridge.store import queries
+from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,7 +114,6 @@ class AccountRuntime(BrokerSink):
         self.settings = settings
         self.broker = broker_factory(settings, self)
         self.connected = False
-        self.trading_state = TradingState.ACTIVE
         self._journal = journal
         self._db = db
         self._ids = ids
@@ -120,6 +121,7 @@ class AccountRuntime(BrokerSink):
         self._publish_connection = publish_connection
         self._broker_timeout_s = broker_timeout_s
         self._risk = RiskLimits(settings.risk)
+        self._risk_changes = asyncio.Lock()
         self._contracts: dict[str, Contract] = {}
         self._quotes: dict[str, Quote] = {}
         self._positions: dict[str, Position] = {}
@@ -143,6 +145,7 @@ class AccountRuntime(BrokerSink):
             self._by_client_id = queries.client_order_ids(conn, self.id)
             self._broker_trade_ids = queries.broker_trade_ids(conn, self.id)
             self._seq = queries.last_seq(conn, self.id)
+            self._risk.settings = self._risk.updated(queries.risk_overrides(conn, self.id))
             left_open = queries.open_orders(conn, self.id)
             if self.broker.capabilities.restores_from_journal:
                 await self.broker.restore(
@@ -263,6 +266,10 @@ class AccountRuntime(BrokerSink):
         """Wait until every change pushed so far (e.g. fills a new quote caused) is durable."""
         await self._journal.commit()
 
+    @property
+    def trading_state(self) -> TradingState:
+        return self._risk.settings.trading_state
+
     def info(self) -> AccountInfo:
         return AccountInfo(
             id=self.id,
@@ -293,9 +300,9 @@ class AccountRuntime(BrokerSink):
         contract = self._contracts.get(request.symbol)
         quote = self._quotes.get(request.symbol)
         try:
-            check_order(request, contract, quote, self.broker.capabilities, self._view())
-            assert contract is not None  # check_order refuses unknown symbols
-            self._risk.check(request, contract, quote)
+            check_order(
+                request, contract, quote, self.broker.capabilities, self._view(), self._risk
+            )
         except Refusal as refusal:
             await self._record_refusal(order, refusal)
         submitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -491,6 +498,47 @@ class AccountRuntime(BrokerSink):
             raise NotFound(f"no quote for {', '.join(missing)}", {"symbols": missing})
         return [self._quotes[s] for s in symbols]
 
+    # ----------------------------------------------------------------- risk
+
+    def risk(self) -> RiskSettings:
+        return self._risk.settings
+
+    async def set_risk(self, changes: Mapping[str, Any]) -> RiskSettings:
+        """Apply `changes` to the risk settings from the next order on, and store them so
+        that they survive a restart (stored settings win over the config file)."""
+        async with self._risk_changes:
+            settings = self._risk.updated(changes)
+            now = _now()
+            await self._write_risk(
+                lambda conn: queries.store_risk_overrides(conn, self.id, changes, now)
+            )
+            self._risk.settings = settings
+        log.info("account %s: risk settings changed: %s", self.id, changes)
+        return settings
+
+    async def reset_risk(self) -> RiskSettings:
+        """Back to the config file's risk settings, forgetting every stored change."""
+        async with self._risk_changes:
+            await self._write_risk(lambda conn: queries.clear_risk_overrides(conn, self.id))
+            self._risk.settings = self.settings.risk
+        return self.settings.risk
+
+    async def _write_risk(self, write: Callable[[Connection], None]) -> None:
+        """Run `write` in a transaction of its own, off the engine loop."""
+
+        def transaction() -> None:
+            with self._db.begin() as conn:
+                write(conn)
+
+        try:
+            await asyncio.to_thread(transaction)
+        except DATABASE_ERRORS as exc:
+            raise EngineUnavailable(
+                f"the risk settings could not be stored ({database_error_reason(exc)}); "
+                "nothing changed",
+                {"database_error": database_error_reason(exc)},
+            ) from None
+
     # ----------------------------------------------------------------- broker sink
 
     def on_order_update(self, update: OrderUpdate) -> None:
@@ -616,6 +664,7 @@ class AccountRuntime(BrokerSink):
             positions=self._positions,
             reserved_cash=self._reserved_cash,
             reserved_qty=self._reserved_qty,
+            open_orders=self._open,
         )
 
     def _reserve(self, order: Order, contract: Contract | None, quote: Quote | None) -> None:

@@ -7,15 +7,26 @@ well-formed order the account may not place raises `Refusal`, which the OMS reco
 
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
 
 from tradebridge.brokers.base import Capabilities
 from tradebridge.config import RiskSettings
-from tradebridge.domain.enums import OrderType, RejectReason, Side
+from tradebridge.domain.enums import (
+    Direction,
+    Offset,
+    OrderType,
+    RejectReason,
+    Side,
+    TradingState,
+)
 from tradebridge.domain.errors import ValidationFailed
 from tradebridge.domain.models import Balance, Contract, Position, Quote
-from tradebridge.domain.orders import OrderRequest
+from tradebridge.domain.orders import Order, OrderRequest
 from tradebridge.domain.symbols import Market, market_of
 from tradebridge.domain.ticks import ladder_for
 
@@ -59,12 +70,14 @@ class AccountView:
     """What the checks need to know about the account at this moment."""
 
     balances: dict[str, Balance]
-    positions: dict[str, Position]
-    """Stock positions by symbol."""
+    positions: Mapping[str, Position]
+    """Positions by symbol (stocks) or `symbol:direction` (futures, `cu2601.SHFE:short`)."""
     reserved_cash: dict[str, Decimal]
     """Cash of orders accepted by the engine but not yet acknowledged by the broker."""
     reserved_qty: dict[str, int]
     """Shares of sell orders accepted by the engine but not yet acknowledged."""
+    open_orders: Mapping[str, Order]
+    """Every order not yet in a terminal status, by id."""
 
 
 def check_order(
@@ -73,8 +86,12 @@ def check_order(
     quote: Quote | None,
     capabilities: Capabilities,
     account: AccountView,
+    risk: "RiskLimits",
 ) -> None:
-    """Raise `Refusal` if the order must not reach the broker."""
+    """Raise `Refusal` if the order must not reach the broker. In this order: the account's
+    trading state, what the instrument and the broker accept, the account's risk limits,
+    then funds or position (so a refusal names the most fundamental reason)."""
+    risk.check_state(request, account)
     if contract is None:
         raise Refusal(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {request.symbol}")
     if request.type is OrderType.MARKET and not capabilities.market_orders:
@@ -99,6 +116,7 @@ def check_order(
                 RejectReason.INVALID_TICK_SIZE,
                 f"limit_price {price} is not a multiple of the tick {tick} of {contract.symbol}",
             )
+    risk.check(request, contract, quote, account)
     if market_of(request.symbol) is Market.CN_FUTURES:
         return  # margin and offsets are the venue's to check: the broker refuses what they allow
     if request.side is Side.BUY:
@@ -140,46 +158,179 @@ def _check_position(request: OrderRequest, account: AccountView) -> None:
         )
 
 
-class RiskLimits:
-    """Per-account limits from `[accounts.risk]`."""
+def _position_key(symbol: str, direction: Direction | None) -> str:
+    """The `AccountView.positions` key of a symbol's position (its side, for futures)."""
+    return symbol if direction is None else f"{symbol}:{direction.value}"
 
-    def __init__(self, settings: RiskSettings) -> None:
+
+def _reduced_side(order: OrderRequest) -> Direction | None:
+    """The side of the position a stock sell or futures close reduces: None for stocks (one
+    long side); a sell close reduces the long side, a buy close the short one."""
+    if order.offset is None:
+        return None
+    return Direction.LONG if order.side is Side.SELL else Direction.SHORT
+
+
+def _adds_to_position(order: OrderRequest | Order) -> bool:
+    """Stock buys and futures opens; stock sells and futures closes reduce."""
+    if order.offset is None:
+        return order.side is Side.BUY
+    return order.offset is Offset.OPEN
+
+
+def _added_side(order: OrderRequest | Order) -> Direction | None:
+    """The side of the position an adding order grows: None for stocks (one long side)."""
+    if order.offset is None:
+        return None
+    return Direction.LONG if order.side is Side.BUY else Direction.SHORT
+
+
+class RiskLimits:
+    """An account's risk limits and trading state (`RiskSettings`) in force.
+
+    The account replaces `settings` when they change (see `updated`); the window of
+    `max_orders_per_second` carries over.
+    """
+
+    def __init__(self, settings: RiskSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
+        self._clock = clock
         self._recent: deque[float] = deque()
 
-    def check(self, request: OrderRequest, contract: Contract, quote: Quote | None) -> None:
+    def updated(self, changes: Mapping[str, Any]) -> RiskSettings:
+        """The settings with `changes` applied (None clears a limit), validated as the config
+        file is; raises `ValidationFailed` naming every bad field. Nothing changes here."""
+        try:
+            return RiskSettings.model_validate({**self.settings.model_dump(), **changes})
+        except ValidationError as exc:
+            errors = [
+                {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+                for e in exc.errors()
+            ]
+            first = errors[0]
+            raise ValidationFailed(
+                f"{first['field']}: {first['message']}", {"errors": errors}
+            ) from None
+
+    def check_state(self, request: OrderRequest, account: AccountView) -> None:
+        """`halted` refuses every order; `reducing` every order that does not reduce a
+        position by at most its size. Both with reason `trading_halted`."""
+        state = self.settings.trading_state
+        if state is TradingState.HALTED:
+            raise Refusal(
+                RejectReason.TRADING_HALTED,
+                "trading on this account is halted (trading_state halted): no new orders; "
+                "cancels still work",
+            )
+        if state is TradingState.REDUCING:
+            if _adds_to_position(request):
+                why = "it would open or add to a position"
+            else:
+                position = account.positions.get(
+                    _position_key(request.symbol, _reduced_side(request))
+                )
+                held = position.qty if position else 0
+                if request.qty <= held:
+                    return
+                why = f"it is more than the position of {held} it would reduce"
+            what = f"{request.side.value} {request.qty} {request.symbol}"
+            if request.offset is not None:
+                what += f" ({request.offset.value})"
+            raise Refusal(
+                RejectReason.TRADING_HALTED,
+                "this account is reducing (trading_state reducing): only orders that reduce "
+                f"a position are accepted; {what} is refused: {why}",
+            )
+
+    def check(
+        self, request: OrderRequest, contract: Contract, quote: Quote | None, account: AccountView
+    ) -> None:
         s = self.settings
         if s.max_order_qty is not None and request.qty > s.max_order_qty:
             raise Refusal(
                 RejectReason.RISK_LIMIT,
-                f"qty {request.qty} exceeds the account's max_order_qty {s.max_order_qty}",
+                f"qty {request.qty} is over max_order_qty {s.max_order_qty}",
             )
-        reference = quote.last if quote else None
-        price = request.limit_price or reference
-        if s.max_order_notional is not None and price is not None:
-            notional = price * request.qty * contract.multiplier
+        if s.max_open_orders is not None and len(account.open_orders) >= s.max_open_orders:
+            raise Refusal(
+                RejectReason.RISK_LIMIT,
+                f"{len(account.open_orders)} orders are open on this account; "
+                f"max_open_orders is {s.max_open_orders}",
+            )
+        last = quote.last if quote else None
+        price = request.limit_price or last
+        if s.max_order_notional is not None:
+            notional = self._require_price(price, "max_order_notional", request) * request.qty
+            notional *= contract.multiplier
             if notional > s.max_order_notional:
                 raise Refusal(
                     RejectReason.RISK_LIMIT,
-                    f"notional {notional:.2f} exceeds max_order_notional {s.max_order_notional}",
+                    f"order notional {notional:.2f} {contract.currency} is over "
+                    f"max_order_notional {s.max_order_notional}",
                 )
-        if s.price_band_pct is not None and request.limit_price is not None and reference:
+        if s.price_band_pct is not None and request.limit_price is not None:
+            reference = self._require_price(last, "price_band_pct", request)
             distance = abs(request.limit_price - reference) / reference * 100
             if distance > s.price_band_pct:
                 raise Refusal(
                     RejectReason.RISK_LIMIT,
                     f"limit_price {request.limit_price} is {distance:.2f}% from the last price "
-                    f"{reference}; the band is {s.price_band_pct}%",
+                    f"{reference}; price_band_pct is {s.price_band_pct}",
                 )
+        if s.max_position_notional is not None and _adds_to_position(request):
+            valued_at = self._require_price(price, "max_position_notional", request)
+            self._check_position_notional(
+                request, contract, valued_at, account, s.max_position_notional
+            )
         if s.max_orders_per_second is not None:
             self._check_rate(s.max_orders_per_second)
 
+    @staticmethod
+    def _require_price(price: Decimal | None, limit: str, request: OrderRequest) -> Decimal:
+        if price is None:
+            raise Refusal(
+                RejectReason.RISK_LIMIT,
+                f"no last price for {request.symbol} to check {limit} against",
+            )
+        return price
+
+    @staticmethod
+    def _check_position_notional(
+        request: OrderRequest,
+        contract: Contract,
+        price: Decimal,
+        account: AccountView,
+        limit: Decimal,
+    ) -> None:
+        """The position if this order and every working order that adds to the same side
+        filled, valued at this order's price."""
+        side = _added_side(request)
+        position = account.positions.get(_position_key(request.symbol, side))
+        held = position.qty if position else 0
+        working = sum(
+            order.qty - order.filled_qty
+            for order in account.open_orders.values()
+            if order.symbol == request.symbol
+            and _adds_to_position(order)
+            and _added_side(order) == side
+        )
+        value = (held + working + request.qty) * price * contract.multiplier
+        if value > limit:
+            raise Refusal(
+                RejectReason.RISK_LIMIT,
+                f"the {request.symbol} position would be worth {value:.2f} {contract.currency} "
+                f"({held} held, {working} in working orders, {request.qty} in this order, at "
+                f"{price}); max_position_notional is {limit}",
+            )
+
     def _check_rate(self, limit: int) -> None:
-        now = time.monotonic()
+        now = self._clock()
         while self._recent and now - self._recent[0] >= 1.0:
             self._recent.popleft()
         if len(self._recent) >= limit:
             raise Refusal(
-                RejectReason.RISK_LIMIT, f"more than {limit} orders in one second on this account"
+                RejectReason.RISK_LIMIT,
+                f"{len(self._recent)} orders in the last second on this account; "
+                f"max_orders_per_second is {limit}",
             )
         self._recent.append(now)

@@ -27,9 +27,10 @@ from sqlalchemy import Engine, Insert, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from tradebridge.domain.errors import InternalError
+from tradebridge.domain.errors import EngineUnavailable
 from tradebridge.domain.models import Trade
 from tradebridge.domain.orders import Order
+from tradebridge.store.failures import database_error_reason
 from tradebridge.store.records import ORDER_MUTABLE_COLUMNS, order_row, order_update_row, trade_row
 from tradebridge.store.schema import broker_state, events, orders, trades
 from tradebridge.store.types import epoch_micros
@@ -114,10 +115,13 @@ class Journal:
         engine: Engine,
         on_committed: Callable[[list[StagedEvent]], None],
         *,
+        on_failed: Callable[[BaseException], None] | None = None,
         inline: bool = False,
     ) -> None:
+        """`on_failed` is told of the first failed transaction (see `_finish`)."""
         self._engine = engine
         self._on_committed = on_committed
+        self._on_failed = on_failed
         self._inline = inline
         dialect = engine.dialect
         self._insert_order = _DriverStatement(_INSERT_ORDER, dialect)
@@ -169,7 +173,7 @@ class Journal:
         being written) covers every change before it.
         """
         if self._failure is not None:
-            raise InternalError(f"the journal cannot write: {self._failure}")
+            raise self._unavailable()
         batch = self._pending if not self._pending.empty() else self._inflight
         if batch is None:
             return
@@ -196,7 +200,11 @@ class Journal:
 
     def _close_connections(self) -> None:
         for connection in (self._connection, self._checkpoint_connection):
-            if connection is not None:
+            if connection is None:
+                continue
+            if self._failure is not None:
+                connection.invalidate()  # may be broken: discarded, not reset into the pool
+            else:
                 connection.close()
         self._connection = self._checkpoint_connection = None
 
@@ -252,7 +260,16 @@ class Journal:
 
     def _fail(self, batch: _Batch) -> None:
         if batch.waiter is not None and not batch.waiter.done():
-            batch.waiter.set_exception(InternalError(f"the journal cannot write: {self._failure}"))
+            batch.waiter.set_exception(self._unavailable())
+
+    def _unavailable(self) -> EngineUnavailable:
+        assert self._failure is not None
+        reason = database_error_reason(self._failure)
+        return EngineUnavailable(
+            f"the order journal could not be written ({reason}); "
+            "the engine restarts and recovers from the database",
+            {"reason": "journal_failed", "database_error": reason},
+        )
 
     def _write(self, batch: _Batch) -> None:
         """One transaction for the whole batch, on the writer thread's own connection."""
@@ -298,20 +315,33 @@ class Journal:
             cursor.close()
             connection.commit()
         except BaseException:
-            connection.rollback()
+            try:
+                connection.rollback()
+            except Exception as rollback_error:  # e.g. the connection is gone: keep the cause
+                log.warning("journal rollback failed too: %s", rollback_error)
             raise
 
     def _finish(self, batch: _Batch, future: asyncio.Future[None]) -> None:
+        """After a batch's transaction. A failed one was rolled back whole, but the engine's
+        memory already holds its changes: from then on every commit, waiting or later, fails
+        with `EngineUnavailable`, nothing more is written or published, and `on_failed` is
+        told, so that the engine stops and a restart rebuilds its state from the database."""
         self._inflight = None
         error = future.exception()
         if error is not None:
-            log.critical("journal write failed; refusing further changes: %s", error)
             self._failure = error
+            log.critical(
+                "the order journal could not be written (%s: %s); refusing further changes",
+                type(error).__name__,
+                database_error_reason(error),
+            )
             self._fail(batch)
-            return
-        if batch.waiter is not None and not batch.waiter.done():
-            batch.waiter.set_result(None)
-        if batch.events:
-            self._on_committed(batch.events)
+            if self._on_failed is not None:
+                self._on_failed(error)
+        else:
+            if batch.waiter is not None and not batch.waiter.done():
+                batch.waiter.set_result(None)
+            if batch.events:
+                self._on_committed(batch.events)
         if not self._pending.empty():
-            self._start_write()
+            self._start_write()  # after a failure, this fails the batch and its waiters

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from tradebridge.brokers.registry import create_broker
 from tradebridge.config import Settings
 from tradebridge.domain.enums import ConnectionState
+from tradebridge.domain.errors import EngineUnavailable
 from tradebridge.domain.models import Quote
 from tradebridge.engine.account import AccountRuntime
 from tradebridge.engine.journal import Journal, StagedEvent
@@ -22,10 +24,12 @@ from tradebridge.engine.protocol import (
     quote_topic,
 )
 from tradebridge.engine.service import EngineService
+from tradebridge.exits import ExitStatus
 from tradebridge.ids import IdGenerator
 from tradebridge.rpc import EventPublisher, RpcServer
 from tradebridge.store import queries
 from tradebridge.store.database import create_db_engine
+from tradebridge.store.failures import DATABASE_ERRORS, DatabaseUnavailable
 from tradebridge.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -36,15 +40,21 @@ PRUNE_INTERVAL_S = 3600.0
 """How often events older than `engine.event_retention_days` are deleted."""
 PRUNE_BATCH = 5_000
 """Events deleted per transaction, so the journal never waits long for the database."""
+DRAIN_S = 10.0
+"""At shutdown, how long calls in progress get to finish and answer (below the 15 s after
+which `tradebridge serve` kills a child that has not stopped)."""
 
 
-async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until `stop` is set or SIGTERM/SIGINT arrives; then shut down cleanly."""
+async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> ExitStatus:
+    """Run until `stop` is set, SIGTERM/SIGINT arrives or the journal fails; then shut down
+    in order and return the process's exit status.
+
+    Raises `DatabaseUnavailable` if the database cannot be used at start. Shutdown: calls in
+    progress finish and are answered (new ones are refused), the brokers close, whatever
+    they and the calls staged is committed, and only then do the sockets close.
+    """
     stop = stop or _stop_on_signals()
-    db = create_db_engine(
-        settings.database_url, sqlite_synchronous=settings.database.sqlite_synchronous
-    )
-    upgrade(db)
+    db = _open_database(settings)
     heartbeat_ms = settings.engine.heartbeat_ms
     publisher = EventPublisher(settings.engine.events_address, heartbeat_ms=heartbeat_ms)
     await publisher.start()
@@ -60,7 +70,18 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> N
         event = ConnectionEvent(account=account, state=state, message=message)
         publisher.publish(STATUS_TOPIC, _encode(event))
 
-    journal = Journal(db, on_committed=publish_events, inline=commits_in_memory(settings))
+    journal_failed: list[BaseException] = []
+
+    def stop_after_journal_failure(error: BaseException) -> None:
+        journal_failed.append(error)
+        stop.set()
+
+    journal = Journal(
+        db,
+        on_committed=publish_events,
+        on_failed=stop_after_journal_failure,
+        inline=commits_in_memory(settings),
+    )
     ids = IdGenerator()
     accounts = {
         a.id: AccountRuntime(
@@ -77,35 +98,75 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> N
     server = RpcServer(settings.engine.rpc_address, heartbeat_ms=heartbeat_ms)
     pruning: asyncio.Task[None] | None = None
     try:
-        for account in accounts.values():
-            await account.start()
-        EngineService(accounts).register(server)
-        await server.start()
-        if settings.engine.event_retention_days:
-            pruning = asyncio.create_task(
-                prune_events_periodically(db, list(accounts), settings.engine.event_retention_days),
-                name="event-retention",
+        try:
+            await _start_accounts(accounts, settings.database_url)
+        except EngineUnavailable:
+            if not journal_failed:
+                raise
+        if not journal_failed:  # recovery could not write: stop at once (below)
+            EngineService(accounts).register(server)
+            await server.start()
+            if settings.engine.event_retention_days:
+                pruning = asyncio.create_task(
+                    prune_events_periodically(
+                        db, list(accounts), settings.engine.event_retention_days
+                    ),
+                    name="event-retention",
+                )
+            log.info(
+                "engine ready: rpc %s, events %s, accounts %s",
+                settings.engine.rpc_address,
+                settings.engine.events_address,
+                ", ".join(accounts),
             )
-        log.info(
-            "engine ready: rpc %s, events %s, accounts %s",
-            settings.engine.rpc_address,
-            settings.engine.events_address,
-            ", ".join(accounts),
-        )
         await stop.wait()
-        log.info("engine stopping")
+        if journal_failed:
+            log.critical(
+                "engine stopping because the order journal failed; "
+                "on restart it rebuilds its state from the database"
+            )
+        else:
+            log.info("engine stopping")
     finally:
         if pruning is not None:
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning
-        await server.close()
+        await server.close(drain_s=DRAIN_S)
         for account in accounts.values():
             await account.close()
-        await journal.drain()
+        with contextlib.suppress(EngineUnavailable):  # logged by the journal; status 74
+            await journal.drain()
         journal.close()
         await publisher.close()
         db.dispose()
+    return ExitStatus.JOURNAL_FAILED if journal_failed else ExitStatus.OK
+
+
+def _open_database(settings: Settings) -> Engine:
+    """The database engine, with the schema brought up to date."""
+    db: Engine | None = None
+    try:
+        db = create_db_engine(
+            settings.database_url,
+            sqlite_synchronous=settings.database.sqlite_synchronous,
+            busy_timeout_ms=settings.database.busy_timeout_ms,
+        )
+        upgrade(db)
+    except DATABASE_ERRORS as exc:
+        if db is not None:
+            db.dispose()
+        raise DatabaseUnavailable(settings.database_url, exc) from exc
+    return db
+
+
+async def _start_accounts(accounts: dict[str, AccountRuntime], database_url: str) -> None:
+    """Rebuild each account from the database and its broker."""
+    try:
+        for account in accounts.values():
+            await account.start()
+    except DBAPIError as exc:
+        raise DatabaseUnavailable(database_url, exc) from exc
 
 
 def prune_events(db: Engine, accounts: list[str], retention_days: int, now: datetime) -> int:

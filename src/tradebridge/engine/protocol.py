@@ -6,9 +6,10 @@ importing any of its machinery.
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from tradebridge.brokers.base import BarInterval, Capabilities
 from tradebridge.domain.enums import ConnectionState, EventType, TradingState
@@ -120,6 +121,40 @@ class ClockState(msgspec.Struct, frozen=True, kw_only=True):
     now: datetime
 
 
+class RiskState(msgspec.Struct, frozen=True, kw_only=True):
+    """An account's risk limits in force (None: no limit) and its trading state; exactly the
+    fields a `PUT …/risk` body may carry, so what is read can be written back."""
+
+    trading_state: TradingState
+    max_order_qty: int | None
+    max_order_notional: Decimal | None
+    max_orders_per_second: int | None
+    max_open_orders: int | None
+    price_band_pct: Decimal | None
+    max_position_notional: Decimal | None
+
+
+class RiskUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """Changes to an account's risk settings: only the fields given (not UNSET) change;
+    None clears a limit."""
+
+    account: str
+    trading_state: TradingState | UnsetType = UNSET
+    max_order_qty: int | UnsetType | None = UNSET
+    max_order_notional: Decimal | UnsetType | None = UNSET
+    max_orders_per_second: int | UnsetType | None = UNSET
+    max_open_orders: int | UnsetType | None = UNSET
+    price_band_pct: Decimal | UnsetType | None = UNSET
+    max_position_notional: Decimal | UnsetType | None = UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {
+            name: value
+            for name in self.__struct_fields__
+            if name != "account" and (value := getattr(self, name)) is not UNSET
+        }
+
+
 class AccountEvent(msgspec.Struct, frozen=True, kw_only=True):
     """A numbered change to an account, as stored and as published.
 
@@ -158,6 +193,8 @@ class Method:
     SUMMARY = "account.summary"
     POSITIONS = "account.positions"
     PING = "account.ping"
+    GET_RISK = "account.risk"
+    SET_RISK = "account.set_risk"
     PLACE = "orders.place"
     GET_ORDER = "orders.get"
     GET_BY_CLIENT_ID = "orders.by_client_id"

@@ -7,6 +7,7 @@ from typing import Any
 from tradebridge import __version__
 from tradebridge.brokers.base import VenueStatus
 from tradebridge.brokers.paper import PaperBroker
+from tradebridge.config import RiskSettings
 from tradebridge.domain.errors import NotFound, ValidationFailed
 from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import Order
@@ -29,6 +30,8 @@ from tradebridge.engine.protocol import (
     PlaceResult,
     Pong,
     QuotesRequest,
+    RiskState,
+    RiskUpdate,
     SetQuote,
 )
 from tradebridge.rpc import RpcServer
@@ -47,6 +50,8 @@ class EngineService:
             (Method.SUMMARY, AccountRef, self.summary),
             (Method.POSITIONS, AccountRef, self.positions),
             (Method.PING, AccountRef, self.ping),
+            (Method.GET_RISK, AccountRef, self.get_risk),
+            (Method.SET_RISK, RiskUpdate, self.set_risk),
             (Method.PLACE, PlaceOrder, self.place),
             (Method.GET_ORDER, OrderRef, self.get_order),
             (Method.GET_BY_CLIENT_ID, ClientOrderRef, self.get_by_client_id),
@@ -96,6 +101,13 @@ class EngineService:
         start = time.perf_counter()
         ok = await account.broker.ping()
         return Pong(pong=ok, latency_ms=round((time.perf_counter() - start) * 1000, 3))
+
+    async def get_risk(self, ref: AccountRef) -> RiskState:
+        return _risk_state(self._account(ref.account).risk())
+
+    async def set_risk(self, update: RiskUpdate) -> RiskState:
+        account = self._account(update.account)
+        return _risk_state(await account.set_risk(update.changes()))
 
     async def place(self, params: PlaceOrder) -> PlaceResult:
         return await self._account(params.account).place(params.request)
@@ -163,8 +175,16 @@ class EngineService:
         return quote
 
     async def paper_reset(self, ref: AccountRef) -> None:
+        """Also puts the risk settings back to the config file's: a paper account starts
+        over as configured."""
         self._paper(ref.account).reset()
-        await self._account(ref.account).flush()
+        account = self._account(ref.account)
+        await account.flush()
+        await account.reset_risk()
+
+
+def _risk_state(settings: RiskSettings) -> RiskState:
+    return RiskState(**settings.model_dump())
 
 
 def _check_page(limit: int) -> None:

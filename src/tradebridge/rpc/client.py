@@ -198,8 +198,11 @@ class RpcClient:
     def _on_disconnected(self, link: _Link) -> None:
         # The TCP connection to the engine closed (it exited, or its socket was closed): the
         # calls sent on it can never be answered, so fail them now rather than after 3
-        # heartbeats. Done on the next loop turn, not inside the monitor's reader callback.
+        # heartbeats. Done on the next loop turn, not inside the monitor's reader callback,
+        # and after reading the answers that came before the close (the monitor's event can
+        # overtake them: an engine answers its last calls, then exits).
         if link is self._link and self._connected:
+            link.read_waiting()
             asyncio.get_running_loop().call_soon(self._replace_link_if_current, link)
 
     def _replace_link_if_current(self, link: _Link) -> None:
@@ -299,6 +302,10 @@ class _Link:
         finally:
             self._reader.recheck()
         return True
+
+    def read_waiting(self) -> None:
+        """Have the messages already waiting on the socket read before later callbacks."""
+        self._reader.recheck()
 
     def close(self) -> None:
         self._reader.close()

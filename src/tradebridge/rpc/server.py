@@ -55,6 +55,11 @@ P = TypeVar("P")
 
 #: A client silent for this many heartbeat intervals is forgotten.
 SILENT_INTERVALS = 3
+#: How long a closed socket keeps sending the answers queued on it.
+ANSWER_LINGER_MS = 1000
+#: How long a draining server stays connected after its last answer. A client drops answers
+#: it has not read when the connection closes (ZMQ_IMMEDIATE), so they need time to be read.
+ANSWER_READ_S = 0.5
 _INTERNAL_MESSAGE = "internal error in the engine; see the engine log"
 
 
@@ -89,6 +94,8 @@ class RpcServer:
         self._sweeper: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self._last_seen: dict[bytes, float] = {}
+        self._draining = False
+        self._last_answer = 0.0
 
     def register(
         self, method: str, params_type: type[P], handler: Callable[[P], Awaitable[object]]
@@ -124,8 +131,22 @@ class RpcServer:
         )
         log.info("RPC server listening on %s", self._address)
 
-    async def close(self) -> None:
-        """Stop receiving, cancel handlers still running, close the socket. Idempotent."""
+    async def close(self, drain_s: float = 0.0) -> None:
+        """Stop serving and close the socket. Idempotent.
+
+        Calls still running get up to `drain_s` to finish and send their answers; meanwhile
+        new calls are refused with `engine_unavailable` and pings are still answered, so
+        clients neither wait for nothing nor take the engine for dead. Calls still running
+        after that are cancelled unanswered.
+        """
+        if drain_s > 0:
+            self._draining = True
+            if self._handlers:
+                log.info("RPC server waiting for %d calls to finish", len(self._handlers))
+                await asyncio.wait(list(self._handlers), timeout=drain_s)
+            unread_for = self._last_answer + ANSWER_READ_S - time.monotonic()
+            if unread_for > 0:
+                await asyncio.sleep(unread_for)
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -138,7 +159,7 @@ class RpcServer:
         if tasks:
             await asyncio.wait(tasks)
         if self._sock is not None:
-            self._sock.close(linger=0)
+            self._sock.close(linger=ANSWER_LINGER_MS)
             self._sock = None
             log.info("RPC server on %s closed", self._address)
         self._last_seen.clear()
@@ -184,6 +205,11 @@ class RpcServer:
             self._send_error(identity, request_id, "bad_request", f"malformed request: {exc}")
 
     def _on_request(self, identity: bytes, request: codec.Request) -> None:
+        if self._draining:
+            message = "the engine is shutting down; retry shortly"
+            self._send_error(identity, request.id, "engine_unavailable", message)
+            self._last_answer = time.monotonic()
+            return
         method = self._methods.get(request.method)
         if method is None:
             name = request.method[:80]
@@ -229,6 +255,7 @@ class RpcServer:
                 self._send_internal_error(identity, request_id)
             else:
                 self._send(identity, data)
+        self._last_answer = time.monotonic()
         if self._reader is not None:
             self._reader.recheck()  # this send happened outside the reader
 

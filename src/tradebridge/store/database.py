@@ -7,15 +7,22 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
-def create_db_engine(url: str, *, sqlite_synchronous: str = "normal") -> Engine:
+def create_db_engine(
+    url: str, *, sqlite_synchronous: str = "normal", busy_timeout_ms: int = 2_000
+) -> Engine:
     """An engine for `url`. SQLite gets WAL (readers never block the writer), a busy timeout
     and the chosen `synchronous` level; its parent directory is created if missing."""
     parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        # SQLAlchemy's default PostgreSQL driver is psycopg2; tradebridge ships psycopg 3.
+        parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=5)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+    )
     level = {"normal": "NORMAL", "full": "FULL"}[sqlite_synchronous]
 
     @event.listens_for(engine, "connect")
@@ -23,7 +30,7 @@ def create_db_engine(url: str, *, sqlite_synchronous: str = "normal") -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={level}")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

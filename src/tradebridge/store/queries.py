@@ -1,17 +1,18 @@
 """Queries over the order journal: reads, and the pruning of old events."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Select, delete, func, select
+import msgspec
+from sqlalchemy import Connection, Select, delete, func, insert, select
 
 from tradebridge.brokers.base import JournalFill
 from tradebridge.domain.enums import TERMINAL_STATUSES, Offset, Side
 from tradebridge.domain.models import Trade
 from tradebridge.domain.orders import Order
 from tradebridge.store.records import order_from_row, trade_from_row
-from tradebridge.store.schema import broker_state, events, orders, trades
+from tradebridge.store.schema import account_risk, broker_state, events, orders, trades
 
 _TERMINAL = [s.value for s in TERMINAL_STATUSES]
 
@@ -206,3 +207,41 @@ def prune_events(conn: Connection, account: str, before: datetime, limit: int) -
         return 0
     result = conn.execute(delete(events).where(events.c.account == account, events.c.seq <= upto))
     return int(result.rowcount)
+
+
+def risk_overrides(conn: Connection, account: str) -> dict[str, Any]:
+    """The risk settings stored for `account`, by name, as JSON values (Decimals as text)."""
+    rows = conn.execute(
+        select(account_risk.c.key, account_risk.c.value).where(account_risk.c.account == account)
+    )
+    return {key: msgspec.json.decode(value) for key, value in rows}
+
+
+def store_risk_overrides(
+    conn: Connection, account: str, changes: Mapping[str, Any], now: datetime
+) -> None:
+    """Store the risk settings in `changes`, replacing any stored before for those names."""
+    if not changes:
+        return
+    conn.execute(
+        delete(account_risk).where(
+            account_risk.c.account == account, account_risk.c.key.in_(list(changes))
+        )
+    )
+    conn.execute(
+        insert(account_risk),
+        [
+            {
+                "account": account,
+                "key": key,
+                "value": msgspec.json.encode(value).decode(),
+                "updated_at": now,
+            }
+            for key, value in changes.items()
+        ],
+    )
+
+
+def clear_risk_overrides(conn: Connection, account: str) -> None:
+    """Forget every risk setting stored for `account`: the config file's apply again."""
+    conn.execute(delete(account_risk).where(account_risk.c.account == account))

@@ -111,3 +111,15 @@ broker_state = Table(
 )
 """What an adapter asks the engine to keep for it (`BrokerSink.on_state`), written in the same
 transaction as the changes it goes with, and handed back to `Broker.restore` at start."""
+
+account_risk = Table(
+    "account_risk",
+    metadata,
+    Column("account", String(32), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", String, nullable=False),
+    Column("updated_at", EpochMicros, nullable=False),
+)
+"""Risk settings changed through `PUT /accounts/{id}/risk`, one row per setting: `value` is the
+JSON of the value (`null` for a cleared limit). They win over `[accounts.risk]` of the config
+file; settings without a row take the file's value."""

@@ -2,8 +2,17 @@
 
 from fastapi import APIRouter
 
-from tradebridge.api.routers.v1 import accounts, auth, health, market, orders, paper, trades
+from tradebridge.api.routers.v1 import (
+    accounts,
+    auth,
+    health,
+    market,
+    orders,
+    paper,
+    risk,
+    trades,
+)
 
 router = APIRouter(prefix="/api/v1")
-for module in (health, auth, accounts, orders, trades, market, paper):
+for module in (health, auth, accounts, risk, orders, trades, market, paper):
     router.include_router(module.router)

@@ -1,0 +1,36 @@
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from tradebridge.api.deps import Admin, EngineDep, Reader
+from tradebridge.api.encoding import json_response
+from tradebridge.api.openapi import returns
+from tradebridge.api.security import Scope
+from tradebridge.config import RiskSettings
+from tradebridge.engine.protocol import RiskState, RiskUpdate
+
+router = APIRouter(tags=["risk"])
+
+
+@router.get(
+    "/accounts/{account}/risk",
+    summary="Risk limits and trading state",
+    responses=returns(RiskState),
+)
+async def get_risk(account: str, engine: EngineDep, principal: Reader) -> Response:
+    principal.require(Scope.READ, account)
+    return json_response(await engine.risk(account))
+
+
+@router.put(
+    "/accounts/{account}/risk",
+    summary="Change risk limits or the trading state",
+    responses=returns(RiskState),
+)
+async def put_risk(
+    account: str, body: RiskSettings, engine: EngineDep, principal: Admin
+) -> Response:
+    """Only the fields in the body change; `null` removes a limit. The change holds from the
+    next order on and survives a restart. Answers the settings now in force."""
+    principal.require(Scope.ADMIN, account)
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    return json_response(await engine.set_risk(RiskUpdate(account=account, **changes)))
