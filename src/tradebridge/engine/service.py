@@ -1,14 +1,17 @@
 """The engine's RPC facade: one thin handler per method, routed to the account."""
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError
 
 from tradebridge import __version__
 from tradebridge.brokers.base import VenueStatus
 from tradebridge.brokers.paper import PaperBroker
 from tradebridge.config import RiskSettings
-from tradebridge.domain.errors import NotFound, ValidationFailed
+from tradebridge.domain.errors import EngineUnavailable, NotFound, ValidationFailed
 from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import Order
 from tradebridge.domain.symbols import Venue, parse_symbol
@@ -35,6 +38,7 @@ from tradebridge.engine.protocol import (
     SetQuote,
 )
 from tradebridge.rpc import RpcServer
+from tradebridge.store.failures import database_error_reason
 
 MAX_PAGE = 1000
 
@@ -68,7 +72,7 @@ class EngineService:
             (Method.PAPER_RESET, AccountRef, self.paper_reset),
         ]
         for name, params_type, handler in handlers:
-            server.register(name, params_type, handler)
+            server.register(name, params_type, _database_failures_as_unavailable(handler))
 
     def _account(self, account_id: str) -> AccountRuntime:
         account = self._accounts.get(account_id)
@@ -181,6 +185,27 @@ class EngineService:
         account = self._account(ref.account)
         await account.flush()
         await account.reset_risk()
+
+
+def _database_failures_as_unavailable(
+    handler: Callable[[Any], Awaitable[Any]],
+) -> Callable[[Any], Awaitable[Any]]:
+    """A read that meets a database it cannot reach answers 503 `engine_unavailable` naming
+    the database's error, not 500: the caller may try again, nothing is wrong with the call.
+    (Writes fail through the journal, which stops the engine; see `Journal`.)"""
+
+    @functools.wraps(handler)
+    async def guarded(params: Any) -> Any:
+        try:
+            return await handler(params)
+        except DBAPIError as failed:
+            reason = database_error_reason(failed)
+            raise EngineUnavailable(
+                f"the database cannot be read now ({reason}); try again shortly",
+                {"reason": "database_unavailable", "database_error": reason},
+            ) from None
+
+    return guarded
 
 
 def _risk_state(settings: RiskSettings) -> RiskState:
