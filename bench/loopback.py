@@ -61,6 +61,8 @@ def serve(workdir: Path, paper: str) -> tuple[subprocess.Popen[bytes], int]:
     config = workdir / "bench.toml"
     config.write_text(f"""
 data_dir = "{workdir / "data"}"
+[rate_limits]
+enabled = false
 [server]
 port = {port}
 [engine]

@@ -38,13 +38,16 @@ def free_port() -> int:
 def write_config(directory: Path, extra: str = "", database_url: str | None = None) -> Path:
     """A config with free ports for the web, the RPC link and the event bus, and a paper
     account whose prices move only when a test sets them; the database is `database_url`,
-    or SQLite under the data dir."""
+    or SQLite under the data dir. Rate limits are off unless `extra` has `[rate_limits]`."""
     database = f'[database]\nurl = "{database_url}"' if database_url else ""
+    # Tests place orders as fast as they can; those about rate limits give their own section.
+    rate_limits = "" if "[rate_limits]" in extra else "[rate_limits]\nenabled = false"
     path = directory / "tradebridge.toml"
     path.write_text(
         f"""
 data_dir = "{directory / "data"}"
 {database}
+{rate_limits}
 
 [server]
 host = "127.0.0.1"

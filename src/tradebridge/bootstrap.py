@@ -3,11 +3,12 @@
 import logging
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from tradebridge.api.security import Role, hash_password, load_or_create_secret
+from tradebridge.api.security import SECRET_FILE_NAME, Role, SigningSecret, hash_password
 from tradebridge.config import Settings
 from tradebridge.store import users
 from tradebridge.store.database import create_db_engine
@@ -21,25 +22,38 @@ ADMIN_USERNAME = "admin"
 @dataclass(frozen=True, slots=True)
 class Prepared:
     db: Engine
-    jwt_secret: str
+    jwt_secret: SigningSecret
     generated_admin_password: str | None
     """Set only on the run that created the admin user with a random password."""
 
 
 def prepare(settings: Settings) -> Prepared:
     """Create what a first run needs; on later runs this only checks the schema is current."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Private: the database holds password and key hashes, the secret file signs tokens.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     db = create_db_engine(
         settings.database_url,
         sqlite_synchronous=settings.database.sqlite_synchronous,
         busy_timeout_ms=settings.database.busy_timeout_ms,
     )
     upgrade(db)
+    return Prepared(
+        db=db,
+        jwt_secret=signing_secret(settings),
+        generated_admin_password=_ensure_admin(db, settings),
+    )
+
+
+def signing_secret(settings: Settings) -> SigningSecret:
+    """`[auth] jwt_secret` if configured, else the secret file of the data dir (created on
+    first use; `tradebridge secret rotate` replaces it)."""
     if settings.auth.jwt_secret is not None:
-        secret = settings.auth.jwt_secret.get_secret_value()
-    else:
-        secret = load_or_create_secret(settings.data_dir / "jwt_secret")
-    return Prepared(db=db, jwt_secret=secret, generated_admin_password=_ensure_admin(db, settings))
+        return SigningSecret(settings.auth.jwt_secret.get_secret_value())
+    return SigningSecret.from_file(secret_path(settings))
+
+
+def secret_path(settings: Settings) -> Path:
+    return settings.data_dir / SECRET_FILE_NAME
 
 
 def announce_admin_password(prepared: Prepared) -> None:

@@ -6,11 +6,15 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy.exc import IntegrityError
 
 from tradebridge.config import ConfigError, Settings, load_settings
@@ -19,6 +23,8 @@ from tradebridge.logs import configure_logging
 from tradebridge.store.failures import DATABASE_ERRORS, DatabaseUnavailable
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from tradebridge.bootstrap import Prepared
 
 log = logging.getLogger(__name__)
@@ -29,8 +35,10 @@ app = typer.Typer(
 user_app = typer.Typer(no_args_is_help=True, help="Manage users.")
 key_app = typer.Typer(no_args_is_help=True, help="Manage API keys.")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+secret_app = typer.Typer(no_args_is_help=True, help="The JWT signing secret.")
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="key")
+app.add_typer(secret_app, name="secret")
 app.add_typer(db_app, name="db")
 
 console = Console(stderr=True)
@@ -61,7 +69,7 @@ def _settings(
     try:
         return load_settings(config, overrides)
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -86,6 +94,7 @@ def serve(
     from tradebridge.supervisor import Child, Supervisor, child_command
 
     settings = _settings(config, data_dir, host, port)
+    _check_engine_link(settings, engine=True, web=True)
     configure_logging("serve", settings.log_level)
     try:
         prepared: Prepared | None = _prepare(settings)
@@ -128,6 +137,7 @@ def engine(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     from tradebridge.engine.main import run_engine
 
     settings = _settings(config, data_dir)
+    _check_engine_link(settings, engine=True)
     configure_logging("engine", settings.log_level)
     try:
         announce_admin_password(_prepare(settings))
@@ -158,6 +168,7 @@ def web(
     from tradebridge.bootstrap import announce_admin_password
 
     settings = _settings(config, data_dir, host, port, workers)
+    _check_engine_link(settings, web=True)
     configure_logging("web", settings.log_level)
     # Schema and first-run set-up here, once, rather than racing in every worker.
     try:
@@ -222,6 +233,34 @@ def _event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
     return policy
 
 
+@contextmanager
+def _users_db(config: Path | None, data_dir: Path | None) -> Iterator["Engine"]:
+    """The database of users and keys, prepared as on a first run (whose random admin
+    password is then printed), closed afterwards."""
+    from tradebridge.bootstrap import announce_admin_password, prepare
+
+    prepared = prepare(_settings(config, data_dir))
+    try:
+        announce_admin_password(prepared)
+        yield prepared.db
+    finally:
+        prepared.db.dispose()
+
+
+def _fail(message: str, status: int = 2) -> NoReturn:
+    console.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(status)
+
+
+def _table_console() -> Console:
+    """Standard output for tables: as wide as the terminal, or wide enough when piped."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else ""
+
+
 @user_app.command("add")
 def user_add(
     name: str,
@@ -232,40 +271,90 @@ def user_add(
 ) -> None:
     """Add a user (works while the server runs)."""
     from tradebridge.api.security import Role, hash_password
-    from tradebridge.bootstrap import prepare
     from tradebridge.store import users
 
     try:
         parsed_role = Role(role)
     except ValueError:
-        console.print(f"error: role must be one of viewer, trader, admin (got {role!r})")
-        raise typer.Exit(2) from None
-    secret = password if password is not None else _read_password()
-    if not secret:
-        console.print("error: the password must not be empty")
-        raise typer.Exit(2)
-    if len(secret) < 12:
-        console.print("warning: this password is short; 12 characters or more are advised")
-    prepared = prepare(_settings(config, data_dir))
-    try:
-        with prepared.db.begin() as conn:
-            users.add_user(conn, name, hash_password(secret), parsed_role.value)
-    except IntegrityError:
-        console.print(f"error: user {name!r} already exists")
-        raise typer.Exit(1) from None
-    finally:
-        prepared.db.dispose()
+        _fail(f"role must be one of viewer, trader, admin (got {role!r})")
+    secret = _checked_password(password if password is not None else _read_password())
+    with _users_db(config, data_dir) as db:
+        try:
+            with db.begin() as conn:
+                users.add_user(conn, name, hash_password(secret), parsed_role.value)
+        except IntegrityError:
+            _fail(f"user {name!r} already exists", 1)
     typer.echo(f"added user {name} ({parsed_role.value})")
+
+
+@user_app.command("list")
+def user_list(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """List the users: name, role, when created."""
+    from tradebridge.store import users
+
+    with _users_db(config, data_dir) as db, db.connect() as conn:
+        listed = users.list_users(conn)
+    table = Table("name", "role", "created")
+    for user in listed:
+        table.add_row(user.username, user.role, _when(user.created_at))
+    _table_console().print(table)
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+    ] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Set a user's password (asked twice on a terminal). The user's login tokens stop
+    working within seconds; their API keys keep working."""
+    from tradebridge.api.security import hash_password
+    from tradebridge.store import users
+
+    secret = _checked_password(
+        sys.stdin.readline().rstrip("\n") if password_stdin else _read_password()
+    )
+    with _users_db(config, data_dir) as db, db.begin() as conn:
+        if not users.set_password(conn, name, hash_password(secret)):
+            _fail(f"no user {name!r}", 1)
+    typer.echo(f"password of {name} changed; their login tokens are no longer accepted")
+
+
+@user_app.command("remove")
+def user_remove(name: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Remove a user and their API keys (never the last admin). Their tokens and keys stop
+    working within seconds."""
+    from tradebridge.store import users
+
+    with _users_db(config, data_dir) as db, db.begin() as conn:
+        keys = len(users.list_api_keys(conn, name))
+        outcome = users.remove_user(conn, name)
+    if outcome is users.Removal.NO_SUCH_USER:
+        _fail(f"no user {name!r}", 1)
+    if outcome is users.Removal.LAST_ADMIN:
+        _fail(f"{name!r} is the last admin; add another admin first", 1)
+    typer.echo(f"removed user {name} and their {keys} API key(s)")
 
 
 def _read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != first:
-            console.print("error: the passwords differ")
-            raise typer.Exit(2)
+            _fail("the passwords differ")
         return first
     return sys.stdin.readline().rstrip("\n")
+
+
+def _checked_password(password: str) -> str:
+    """Any non-empty password, a short one with a warning."""
+    if not password:
+        _fail("the password must not be empty")
+    if len(password) < 12:
+        console.print("warning: this password is short; 12 characters or more are advised")
+    return password
 
 
 @key_app.command("create")
@@ -276,45 +365,101 @@ def key_create(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Create an API key; it is printed once, alone on the last line."""
-    from tradebridge.api.security import Scope, api_key_hash, new_api_key
-    from tradebridge.bootstrap import prepare
-    from tradebridge.ids import IdGenerator
+    """Create an API key; it is printed once, alone on the last line. Its scopes must be
+    allowed by the user's role (viewer: read; trader: read, trade; admin: any)."""
+    from tradebridge.api.security import ROLE_SCOPES, Role, Scope, mint_api_key
     from tradebridge.store import users
 
-    wanted = [s.strip() for s in scopes.split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in Scope._value2member_map_]
-    if not wanted or unknown:
-        console.print(f"error: scopes must be among read, trade, admin (got {scopes!r})")
-        raise typer.Exit(2)
-    settings = _settings(config, data_dir)
-    if account is not None and settings.account(account) is None:
-        console.print(f"error: no account {account!r} in the configuration")
-        raise typer.Exit(2)
-    prepared = prepare(settings)
-    try:
-        with prepared.db.begin() as conn:
-            record = users.get_user(conn, user)
-            if record is None:
-                console.print(f"error: no user {user!r}")
-                raise typer.Exit(2)
-            key = new_api_key()
-            users.add_api_key(
-                conn,
-                key_id=IdGenerator().new_id(),
-                user_id=record.id,
-                key_hash=api_key_hash(key),
-                prefix=key[:12],
-                scopes=wanted,
-                account=account,
-            )
-    finally:
-        prepared.db.dispose()
+    wanted = sorted({s.strip() for s in scopes.split(",") if s.strip()})
+    if not wanted or any(s not in Scope._value2member_map_ for s in wanted):
+        _fail(f"scopes must be among read, trade, admin (got {scopes!r})")
+    if account is not None and _settings(config, data_dir).account(account) is None:
+        _fail(f"no account {account!r} in the configuration")
+    minted = mint_api_key()
+    with _users_db(config, data_dir) as db, db.begin() as conn:
+        record = users.get_user(conn, user)
+        if record is None:
+            _fail(f"no user {user!r}")
+        allowed = ROLE_SCOPES[Role(record.role)]
+        if any(Scope(s) not in allowed for s in wanted):
+            _fail(f"the role {record.role} of {user!r} does not allow the scopes {scopes!r}")
+        users.add_api_key(
+            conn,
+            key_id=minted.id,
+            user_id=record.id,
+            key_hash=minted.digest,
+            prefix=minted.prefix,
+            scopes=wanted,
+            account=account,
+        )
     typer.echo(
-        f"API key for {user} (scopes {','.join(wanted)}"
+        f"API key {minted.id} for {user} (scopes {','.join(wanted)}"
         f"{', account ' + account if account else ''}); it is shown only this once:"
     )
-    typer.echo(key)
+    typer.echo(minted.key)
+
+
+@key_app.command("list")
+def key_list(
+    user: Annotated[str | None, typer.Option(help="Only this user's keys.")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List API keys (revoked ones too): id, owner, prefix, scopes, account, times. Never
+    the keys themselves, which are not kept."""
+    from tradebridge.store import users
+
+    with _users_db(config, data_dir) as db, db.connect() as conn:
+        listed = users.list_api_keys(conn, user)
+    table = Table("id", "user", "prefix", "scopes", "account", "created", "revoked")
+    for key in listed:
+        table.add_row(
+            key.id,
+            key.username,
+            key.prefix,
+            ",".join(key.scopes),
+            key.account or "",
+            _when(key.created_at),
+            _when(key.revoked_at),
+        )
+    _table_console().print(table)
+
+
+@key_app.command("revoke")
+def key_revoke(
+    id_or_prefix: Annotated[str, typer.Argument(metavar="ID_OR_PREFIX")],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revoke an API key, named by its id or its prefix (as `key list` shows them). It stops
+    working within seconds, also in a running server."""
+    from tradebridge.store import users
+
+    with _users_db(config, data_dir) as db, db.begin() as conn:
+        found = users.find_api_keys(conn, id_or_prefix)
+        if not found:
+            _fail(f"no key with id or prefix {id_or_prefix!r}", 1)
+        if len(found) > 1:
+            _fail(f"{len(found)} keys start with {id_or_prefix!r}; give its id", 1)
+        users.revoke_api_key(conn, found[0].id)
+    typer.echo(f"revoked key {found[0].id} ({found[0].prefix}…) of {found[0].username}")
+
+
+@secret_app.command("rotate")
+def secret_rotate(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Replace the JWT signing secret of the data dir: every login token issued so far stops
+    working (running web workers notice within a second). API keys are not affected."""
+    from tradebridge.api.security import rotate_secret
+    from tradebridge.bootstrap import secret_path
+
+    settings = _settings(config, data_dir)
+    if settings.auth.jwt_secret is not None:
+        _fail(
+            "the secret is set by the configuration ([auth] jwt_secret or "
+            "TRADEBRIDGE_JWT_SECRET); change it there and restart the web processes"
+        )
+    rotate_secret(secret_path(settings))
+    typer.echo(f"new JWT signing secret in {secret_path(settings)}; earlier tokens are refused")
 
 
 @db_app.command("upgrade")
@@ -336,6 +481,74 @@ def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> N
     except DATABASE_ERRORS as exc:
         _exit_database_unavailable(DatabaseUnavailable(settings.database_url, exc))
     typer.echo(f"database at revision {revision}")
+
+
+def _check_engine_link(settings: Settings, *, engine: bool = False, web: bool = False) -> None:
+    """Exit with status 2 unless the engine link's keys this process needs can be used."""
+    from tradebridge.rpc.link import engine_curve, web_curve
+
+    try:
+        if engine:
+            engine_curve(settings.engine)
+        if web:
+            web_curve(settings.engine)
+    except ConfigError as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(ExitStatus.USAGE) from None
+
+
+@app.command("rpc-keys")
+def rpc_keys(
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where to write the keys; default: <data dir>/curve."),
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Make CURVE key pairs for the engine link (one for the engine, one for the web) and
+    say which file goes where. Secret keys are never printed."""
+    import json
+
+    from tradebridge.rpc.curve import create_key_pairs
+
+    if directory is None:
+        directory = _settings(config, data_dir).data_dir / "curve"
+    try:
+        keys = create_key_pairs(directory.absolute())
+    except FileExistsError as exc:
+        console.print(
+            f"error: {exc}; keys in use are never replaced: pick another --dir",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+
+    def setting(name: str, path: Path) -> str:
+        return f"  {name} = {json.dumps(str(path), ensure_ascii=False)}"  # a TOML string
+
+    lines = [
+        f"CURVE keys for the engine link written to {directory.absolute()}",
+        "(*.key_secret files are readable by their owner only; never share them):",
+        f"  {keys.engine_secret.name:<19} the engine's key pair: stays on the engine host",
+        f"  {keys.engine_public.name:<19} the engine's public key: copy it to every web host",
+        f"  {keys.web_secret.name:<19} the web's key pair: copy it to the web hosts only",
+        f"  {keys.web_public.name:<19} the web's public key",
+        f"  {keys.authorized_dir.name + '/':<19} the web public keys the engine admits "
+        f"(holds {keys.web_public.name}; add another web's .key here to admit it too)",
+        "",
+        "On the engine host, in the [engine] section of its config:",
+        setting("curve_secret_key", keys.engine_secret),
+        setting("curve_authorized_keys", keys.authorized_dir),
+        "On each web host, in the [engine] section of its config:",
+        setting("curve_server_key", keys.engine_public),
+        setting("curve_client_secret_key", keys.web_secret),
+        "",
+        "Engine and web on one host (tradebridge serve): put all four lines in its config.",
+        "On another host: write the paths where the copied files are.",
+    ]
+    typer.echo("\n".join(lines))
 
 
 def main() -> None:

@@ -4,13 +4,25 @@ Precedence, highest first: command-line options, environment, config file, defau
 Every section is frozen and rejects unknown keys, naming the key and the file.
 """
 
+import ipaddress
 import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+import limits
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -69,22 +81,114 @@ class DatabaseSettings(Section):
 
 class EngineSettings(Section):
     rpc_address: str = "tcp://127.0.0.1:7001"
-    """ZeroMQ endpoint of the engine's request socket (ROUTER)."""
+    """ZeroMQ endpoint of the engine's request socket (ROUTER): the engine binds it, the web
+    connects to it. Other than loopback (127.0.0.1, ::1, localhost, ipc://, inproc://), the
+    link must use CURVE (the `curve_*` keys)."""
     events_address: str = "tcp://127.0.0.1:7002"
-    """ZeroMQ endpoint of the engine's event socket (PUB)."""
+    """ZeroMQ endpoint of the engine's event socket (PUB); loopback unless CURVE is set."""
     rpc_timeout_ms: int = Field(default=5000, ge=50)
     """How long the web waits for one engine call before answering 504 `timeout`."""
     heartbeat_ms: int = Field(default=1000, ge=50)
     event_retention_days: int = Field(default=7, ge=0)
     """Account events older than this are deleted (hourly), except each account's last one;
     a WebSocket client can resume only from within this window. 0 keeps them forever."""
+    curve_secret_key: Path | None = None
+    """Engine side of CURVE: the engine's key pair, a secret certificate file
+    (`engine.key_secret`, from `tradebridge rpc-keys`). Set, the link is encrypted and only
+    web processes whose public key is in `curve_authorized_keys` get answers or events."""
+    curve_authorized_keys: Path | None = None
+    """Engine side of CURVE: a directory of the public certificate files (`*.key`) of the web
+    processes allowed to connect; it is read when the engine starts."""
+    curve_server_key: Path | None = None
+    """Web side of CURVE: the engine's public certificate file (`engine.key`)."""
+    curve_client_secret_key: Path | None = None
+    """Web side of CURVE: the web's own key pair, a secret certificate file (`web.key_secret`)
+    whose public key is in the engine's `curve_authorized_keys`."""
+
+    @property
+    def curve_configured(self) -> bool:
+        """Whether any CURVE key is set: then each end of the link needs its own."""
+        keys = (
+            self.curve_secret_key,
+            self.curve_authorized_keys,
+            self.curve_server_key,
+            self.curve_client_secret_key,
+        )
+        return any(key is not None for key in keys)
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether both addresses stay on this host."""
+        return _is_loopback(self.rpc_address) and _is_loopback(self.events_address)
+
+    @model_validator(mode="after")
+    def _curve_beyond_loopback(self) -> Self:
+        for first, second in (
+            ("curve_secret_key", "curve_authorized_keys"),
+            ("curve_server_key", "curve_client_secret_key"),
+        ):
+            if (getattr(self, first) is None) != (getattr(self, second) is None):
+                raise PydanticCustomError(
+                    "curve_keys_incomplete",
+                    "{first} and {second} are set together or not at all",
+                    {"first": first, "second": second},
+                )
+        if not self.curve_configured:
+            for name in ("rpc_address", "events_address"):
+                address = getattr(self, name)
+                if not _is_loopback(address):
+                    raise PydanticCustomError(
+                        "engine_link_not_secured",
+                        "{name} '{address}' is not a loopback address, so the engine link "
+                        "needs CURVE: set curve_secret_key and curve_authorized_keys for the "
+                        "engine, curve_server_key and curve_client_secret_key for the web "
+                        "(`tradebridge rpc-keys` makes the keys)",
+                        {"name": name, "address": address},
+                    )
+        return self
+
+
+def _is_loopback(address: str) -> bool:
+    """Whether a ZeroMQ endpoint stays on this host: `ipc://`, `inproc://`, or TCP on a
+    loopback address (`tcp://127.0.0.1:7001`, `tcp://[::1]:7001`, `tcp://localhost:7001`).
+    A wildcard (`*`, `0.0.0.0`), an interface name or another host is not."""
+    transport, _, rest = address.partition("://")
+    if transport in ("ipc", "inproc"):
+        return True
+    if transport != "tcp":
+        return False
+    host = rest.rpartition(":")[0].rpartition(";")[2]  # "[source;]host:port" on connect
+    host = host.removeprefix("[").removesuffix("]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+MIN_JWT_SECRET_LENGTH = 32
 
 
 class AuthSettings(Section):
     jwt_secret: SecretStr | None = None
-    """Signing secret; default: generated into `<data_dir>/jwt_secret` (mode 0600)."""
+    """Signing secret, 32 characters or more; default: generated into `<data_dir>/jwt_secret`
+    (mode 0600), which `tradebridge secret rotate` replaces. A configured one wins over the
+    file; rotating it means changing it here and restarting the web processes."""
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    """The only algorithm tokens may be signed with; any other (`none` included) is refused."""
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    """How long a login token is valid."""
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_JWT_SECRET_LENGTH} characters (a guessable secret lets "
+                "anyone sign tokens); leave it unset to have one generated"
+            )
+        return secret
 
 
 class ContractRow(Section):
@@ -268,6 +372,41 @@ class CompatSettings(Section):
     vnpy: VnpyCompatSettings = Field(default_factory=VnpyCompatSettings)
 
 
+def _rate_limit(value: str) -> str:
+    """A rate in the notation of the `limits` library: "100/second", "600 per minute"."""
+    try:
+        limits.parse(value)
+    except ValueError:
+        raise ValueError(
+            f'{value!r} is not a rate; write e.g. "100/second" or "600/minute"'
+        ) from None
+    return value
+
+
+RateText = Annotated[str, AfterValidator(_rate_limit)]
+
+
+class RateLimitSettings(Section):
+    """Request rate limits of the web (`[rate_limits]`). Each web worker process counts for
+    itself: with `server.workers = N` a caller may get up to N times these rates."""
+
+    enabled: bool = True
+    api: RateText = "100/second"
+    """Requests of one caller: per API key, else per logged-in user, else per client address.
+    The health check, `/metrics`, the API docs and the browser page's files are not counted."""
+    orders: RateText = "50/second"
+    """Orders placed on one account (`POST /api/v1/accounts/{id}/orders`), whoever places
+    them; counted on top of `api`."""
+
+
+class MetricsSettings(Section):
+    """Prometheus metrics at `GET /metrics` (`[metrics]`)."""
+
+    enabled: bool = True
+    token: Annotated[SecretStr, Field(min_length=16)] | None = None
+    """A bearer token a scraper may send instead of an admin's token or API key."""
+
+
 def _default_accounts() -> list[AccountSettings]:
     return [AccountSettings(id="paper")]
 
@@ -284,12 +423,17 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     """Password of the `admin` user created on first run; random (printed once) if unset."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = True
+    """One log line per HTTP request: client, method, path (secrets in the query string
+    redacted), status, duration, caller and request id."""
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     accounts: list[AccountSettings] = Field(default_factory=_default_accounts)
     compat: CompatSettings = Field(default_factory=CompatSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("accounts")
     @classmethod

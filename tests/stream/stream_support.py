@@ -52,6 +52,9 @@ def write_stream_config(
 data_dir = "{directory / "data"}"
 {database}
 
+[rate_limits]
+enabled = false
+
 [server]
 host = "127.0.0.1"
 port = {free_port()}

@@ -25,10 +25,13 @@ pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("close_clients")]
 
 
 def forged_token(server: Server, *, expired: bool) -> str:
+    """The claims of a real login token, signed again with the server's secret and a new
+    expiry."""
     secret = (server.config.parent / "data" / "jwt_secret").read_text().strip()
+    claims = jwt.decode(server.login(), secret, algorithms=["HS256"])
     now = datetime.now(UTC)
     exp = now - timedelta(minutes=1) if expired else now + timedelta(minutes=5)
-    return jwt.encode({"sub": "admin", "role": "admin", "iat": now, "exp": exp}, secret)
+    return jwt.encode({**claims, "iat": now, "exp": exp}, secret)
 
 
 async def test_auth_by_first_message_then_ping_and_subscribe(

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError
@@ -15,20 +16,29 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tradebridge import __version__
 from tradebridge.api import openapi
+from tradebridge.api.audit_writer import AuditWriter
 from tradebridge.api.body_limit import BodySizeLimit
-from tradebridge.api.deps import Authenticator
+from tradebridge.api.deps import Authenticator, httptrading_tokens
 from tradebridge.api.encoding import MsgspecResponse
 from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.errors import error_response, install_error_handlers
+from tradebridge.api.measured_rpc import MeasuredRpcClient
+from tradebridge.api.metrics import Metrics, sample_app_state, use_multiprocess_dir
+from tradebridge.api.observe import Observer
+from tradebridge.api.rate_limit import RateLimits
+from tradebridge.api.redaction import install_token_redaction
+from tradebridge.api.routers.metrics import METRICS_PATH
+from tradebridge.api.routers.metrics import router as metrics_router
 from tradebridge.api.routers.v1 import router as v1_router
 from tradebridge.api.security import TokenIssuer
-from tradebridge.api.stream import StreamHub, install_token_redaction
+from tradebridge.api.stream import StreamHub
 from tradebridge.api.stream import router as stream_router
 from tradebridge.api.stream.messages import CloseCode
 from tradebridge.bootstrap import announce_admin_password, prepare
 from tradebridge.config import Settings, load_settings
 from tradebridge.logs import configure_logging
 from tradebridge.rpc import RpcClient
+from tradebridge.rpc.link import web_curve
 from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason, display_url
 from tradebridge.supervisor import die_with_parent
 
@@ -40,6 +50,9 @@ RETRY_MAX_S = 15.0
 """While the database cannot be opened, it is tried again after a delay that doubles from
 `RETRY_START_S` up to this."""
 HEALTH_PATH = "/api/v1/health"
+METRICS_SAMPLE_S = 1.0
+"""With several workers, each brings its gauges up to date this often (any one answers a
+scrape for all)."""
 DATABASE_DOWN = "the database cannot be reached; try again shortly"
 """What callers are told; the log names the database and the driver's error."""
 
@@ -49,14 +62,18 @@ Errors are always `{"error": {"code", "message", "details"}}` with a fitting HTT
 Authenticate with `Authorization: Bearer <token or API key>` or `X-API-Key`."""
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
+    """The web app; `metrics_dir`: where the workers of a multi-worker web process share
+    their metrics (see `api.metrics`)."""
+    metrics = (
+        Metrics([a.id for a in settings.accounts], metrics_dir)
+        if settings.metrics.enabled
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rpc = RpcClient(
-            settings.engine.rpc_address,
-            heartbeat_ms=settings.engine.heartbeat_ms,
-            timeout_ms=settings.engine.rpc_timeout_ms,
-        )
+        rpc = _rpc_client(settings, metrics)
         await rpc.start()
         # Give a starting engine a moment, so the first requests do not fail needlessly;
         # if it is down, requests answer 503 engine_unavailable until it is back.
@@ -67,15 +84,19 @@ def create_app(settings: Settings) -> FastAPI:
             await _open_database(app, settings)
         except DATABASE_ERRORS as exc:
             opening = asyncio.create_task(_open_database_later(app, settings, exc))
+        sampling = asyncio.create_task(_sample_metrics(app)) if metrics_dir and metrics else None
         try:
             yield
         finally:
-            if opening is not None:
-                opening.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await opening
+            for task in (opening, sampling):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if app.state.stream is not None:
                 await app.state.stream.stop()
+            if app.state.audit is not None:
+                await asyncio.to_thread(app.state.audit.stop)  # every answered request's row
             await rpc.close()
             if app.state.db is not None:
                 app.state.db.dispose()
@@ -89,19 +110,44 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.db = None
     app.state.stream = None
+    app.state.audit = None
     app.state.database_open = False
     app.state.engine_address = settings.engine.rpc_address
     app.state.default_account = settings.accounts[0].id
+    app.state.metrics = metrics
+    token = settings.metrics.token
+    app.state.metrics_token = token.get_secret_value() if token is not None else None
+    # Outermost last: Observer (request id, metrics, access log, audit) sees every answer,
+    # refusals of the layers below included.
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(
+        RateLimits,
+        settings=settings.rate_limits,
+        on_limited=metrics.rate_limited if metrics else lambda name: None,
+    )
     app.add_middleware(UntilDatabaseOpen)
+    app.add_middleware(Observer, metrics=metrics, access_log=settings.access_log)
     install_error_handlers(app)
     app.add_exception_handler(OperationalError, _database_error)
     app.include_router(v1_router)
     app.include_router(stream_router)
+    if metrics is not None:
+        app.include_router(metrics_router)
     install_token_redaction()
 
     openapi.install(app)
     return app
+
+
+def _rpc_client(settings: Settings, metrics: Metrics | None) -> RpcClient:
+    address = settings.engine.rpc_address
+    heartbeat_ms, timeout_ms = settings.engine.heartbeat_ms, settings.engine.rpc_timeout_ms
+    curve = web_curve(settings.engine)
+    if metrics is None:
+        return RpcClient(address, heartbeat_ms=heartbeat_ms, timeout_ms=timeout_ms, curve=curve)
+    return MeasuredRpcClient(
+        address, metrics, heartbeat_ms=heartbeat_ms, timeout_ms=timeout_ms, curve=curve
+    )
 
 
 async def _open_database(app: FastAPI, settings: Settings) -> None:
@@ -120,9 +166,18 @@ async def _open_database(app: FastAPI, settings: Settings) -> None:
             prepared.jwt_secret, settings.auth.jwt_algorithm, settings.auth.token_ttl_seconds
         ),
         prepared.db,
+        httptrading_tokens(settings),
     )
+    metrics: Metrics | None = app.state.metrics
+    audit = AuditWriter(
+        prepared.db,
+        on_written=metrics.audit_written if metrics else lambda rows: None,
+        on_dropped=metrics.audit_dropped if metrics else lambda rows: None,
+    )
+    audit.start()
     app.state.db = prepared.db
     app.state.stream = hub
+    app.state.audit = audit
     app.state.database_open = True
 
 
@@ -144,9 +199,16 @@ async def _open_database_later(app: FastAPI, settings: Settings, error: Exceptio
             return
 
 
+async def _sample_metrics(app: FastAPI) -> None:
+    while True:
+        sample_app_state(app.state)
+        await asyncio.sleep(METRICS_SAMPLE_S)
+
+
 class UntilDatabaseOpen:
     """Until the database is open, answer 503 `engine_unavailable` (WebSocket: close 1013),
-    except for the health check, which needs only the engine."""
+    except for the health check, which needs only the engine, and the metrics (for the
+    holder of the metrics token)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -155,7 +217,7 @@ class UntilDatabaseOpen:
         if (
             scope["type"] == "lifespan"
             or scope["app"].state.database_open
-            or scope["path"] == HEALTH_PATH
+            or scope["path"] in (HEALTH_PATH, METRICS_PATH)
         ):
             await self.app(scope, receive, send)
         elif scope["type"] == "http":
@@ -178,7 +240,11 @@ def app_from_environment() -> FastAPI:
     """Factory for uvicorn workers: settings come from `TRADEBRIDGE_*` variables, which
     `tradebridge web` sets from its own options before starting them."""
     settings = load_settings()
-    if multiprocessing.parent_process() is not None:  # a worker process of `--workers N`
+    parent = multiprocessing.parent_process()
+    metrics_dir = None
+    if parent is not None and parent.pid is not None:  # a worker process of `--workers N`
         die_with_parent()
         configure_logging(f"web {os.getpid()}", settings.log_level)
-    return create_app(settings)
+        if settings.metrics.enabled:
+            metrics_dir = use_multiprocess_dir(settings.data_dir, parent.pid)
+    return create_app(settings, metrics_dir)

@@ -27,6 +27,7 @@ from tradebridge.engine.service import EngineService
 from tradebridge.exits import ExitStatus
 from tradebridge.ids import IdGenerator
 from tradebridge.rpc import EventPublisher, RpcServer
+from tradebridge.rpc.link import engine_curve
 from tradebridge.store import queries
 from tradebridge.store.database import create_db_engine
 from tradebridge.store.failures import DATABASE_ERRORS, DatabaseUnavailable
@@ -49,14 +50,18 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
     """Run until `stop` is set, SIGTERM/SIGINT arrives or the journal fails; then shut down
     in order and return the process's exit status.
 
-    Raises `DatabaseUnavailable` if the database cannot be used at start. Shutdown: calls in
+    Raises `ConfigError` if the engine link's CURVE keys are needed but cannot be used, and
+    `DatabaseUnavailable` if the database cannot be used at start. Shutdown: calls in
     progress finish and are answered (new ones are refused), the brokers close, whatever
     they and the calls staged is committed, and only then do the sockets close.
     """
+    curve = engine_curve(settings.engine)  # before anything: a config error stops it all
     stop = stop or _stop_on_signals()
     db = _open_database(settings)
     heartbeat_ms = settings.engine.heartbeat_ms
-    publisher = EventPublisher(settings.engine.events_address, heartbeat_ms=heartbeat_ms)
+    publisher = EventPublisher(
+        settings.engine.events_address, heartbeat_ms=heartbeat_ms, curve=curve
+    )
     await publisher.start()
 
     def publish_events(events: list[StagedEvent]) -> None:
@@ -95,7 +100,7 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
         )
         for a in settings.accounts
     }
-    server = RpcServer(settings.engine.rpc_address, heartbeat_ms=heartbeat_ms)
+    server = RpcServer(settings.engine.rpc_address, heartbeat_ms=heartbeat_ms, curve=curve)
     pruning: asyncio.Task[None] | None = None
     try:
         try:
@@ -209,5 +214,8 @@ def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # Windows: no loop signal handlers; Ctrl+C still stops it
+            signal.signal(sig, lambda signum, frame: loop.call_soon_threadsafe(stop.set))
     return stop

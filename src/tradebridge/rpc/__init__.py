@@ -6,7 +6,9 @@
 - :class:`EventPublisher` (engine) / :class:`EventSubscriber` (web): PUB/SUB event bus with a
   heartbeat; the publisher never blocks.
 
-The wire format (msgpack via msgspec, never pickle) is in :mod:`tradebridge.rpc.codec`.
+The wire format (msgpack via msgspec, never pickle) is in :mod:`tradebridge.rpc.codec`. Off
+loopback the link is encrypted and authenticated with CURVE keys (:mod:`tradebridge.rpc.curve`,
+chosen from the settings by :mod:`tradebridge.rpc.link`).
 """
 
 from tradebridge.rpc.client import RpcClient

@@ -21,7 +21,9 @@ Windows the selector loop (``asyncio.WindowsSelectorEventLoopPolicy``), not the 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import struct
 from collections.abc import Callable
 from typing import cast
 
@@ -123,3 +125,47 @@ class SocketReader:
             except Exception:  # one bad message must not stop the reader
                 log.exception("%s: failed to process a message; dropped", self._name)
         self._schedule()  # more may be waiting: read them after the other ready callbacks
+
+
+class SocketMonitor:
+    """Call ``on_event(event, value)`` for each ZeroMQ monitor event in the mask ``events``
+    that happens on ``sock``, from the event loop (a ``zmq_socket_monitor`` PAIR socket read by
+    a :class:`SocketReader`).
+
+    Start it before the socket binds or connects, so no event is missed. Close it before or
+    after the socket.
+    """
+
+    def __init__(
+        self,
+        context: zmq.asyncio.Context,
+        sock: zmq.Socket[bytes],
+        events: int,
+        on_event: Callable[[int, int], None],
+        name: str,
+    ) -> None:
+        self._sock = sock
+        self._on_event = on_event
+        self._pair = open_socket(context, zmq.PAIR)
+        try:
+            address = f"inproc://tradebridge-monitor-{next(_monitor_ids)}"
+            sock.monitor(address, events)
+            self._pair.connect(address)
+            self._reader = SocketReader(self._pair, self._on_frames, name)
+        except BaseException:
+            self._pair.close(linger=0)
+            raise
+
+    def close(self) -> None:
+        self._reader.close()
+        if not self._sock.closed:  # a closed socket has stopped its monitor itself
+            self._sock.disable_monitor()
+        self._pair.close(linger=0)
+
+    def _on_frames(self, frames: list[bytes]) -> None:
+        # First frame: the event (uint16) and its value (uint32); second: the endpoint.
+        event, value = struct.unpack_from("=HI", frames[0])
+        self._on_event(event, value)
+
+
+_monitor_ids = itertools.count(1)

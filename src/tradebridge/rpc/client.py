@@ -29,6 +29,13 @@ Heartbeat and failure policy
     any action from the owner of the client, and no stale request can reach it. The DEALER has
     ZMQ_IMMEDIATE set, so nothing is queued while there is no live connection.
 
+Security
+    Given ``curve`` keys (:class:`~tradebridge.rpc.curve.CurveClient`), the DEALER is a CURVE
+    client: the link is encrypted and the engine checks the web's key. An engine that refuses
+    the handshake (an unknown key, a wrong engine public key, CURVE on one side only) never
+    answers, so the link stays down and calls fail with ``EngineUnavailable``; the cause is
+    logged once.
+
 An ``RpcClient`` belongs to the event loop that started it (one per uvicorn worker).
 """
 
@@ -37,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import struct
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -48,7 +54,8 @@ import zmq.asyncio
 
 from tradebridge.domain.errors import EngineUnavailable, InternalError, Timeout
 from tradebridge.rpc import codec
-from tradebridge.rpc._sockets import SocketReader, open_socket, resolve_context
+from tradebridge.rpc._sockets import SocketMonitor, SocketReader, open_socket, resolve_context
+from tradebridge.rpc.curve import HANDSHAKE_FAILURES, CurveClient, describe_handshake_failure
 
 __all__ = ["RpcClient"]
 
@@ -74,6 +81,7 @@ class RpcClient:
         heartbeat_ms: int = 1000,
         timeout_ms: int = 5000,
         context: zmq.asyncio.Context | None = None,
+        curve: CurveClient | None = None,
     ) -> None:
         if heartbeat_ms <= 0 or timeout_ms <= 0:
             raise ValueError("heartbeat_ms and timeout_ms must be positive")
@@ -81,6 +89,7 @@ class RpcClient:
         self._heartbeat_s = heartbeat_ms / 1000
         self._timeout_s = timeout_ms / 1000
         self._context = resolve_context(context)
+        self._curve = curve
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[msgspec.Raw]] = {}
         self._decoders: dict[Any, msgspec.msgpack.Decoder[Any]] = {}
@@ -173,7 +182,9 @@ class RpcClient:
     # -- link lifecycle ----------------------------------------------------------------------
 
     def _new_link(self) -> _Link:
-        return _Link(self._context, self._address, self._on_frames, self._on_disconnected)
+        return _Link(
+            self._context, self._address, self._curve, self._on_frames, self._on_disconnected
+        )
 
     def _set_down(self, reason: str) -> None:
         """Mark the link down and fail every pending call with ``EngineUnavailable``."""
@@ -266,26 +277,34 @@ class _Link:
         self,
         context: zmq.asyncio.Context,
         address: str,
+        curve: CurveClient | None,
         on_frames: Callable[[list[bytes]], None],
         on_disconnected: Callable[[_Link], None],
     ) -> None:
         self._address = address
         self._on_disconnected = on_disconnected
+        self._refusal_logged = False
         # IMMEDIATE: queue nothing unless a connection is up, so a send fails (zmq.Again) at
         # once when the engine is not there, instead of piling up for a later connection.
         self._sock = open_socket(context, zmq.DEALER, {zmq.IMMEDIATE: 1})
-        self._monitor = open_socket(context, zmq.PAIR)
         try:
-            monitor_address = f"inproc://tradebridge-rpc-client-monitor-{next(_link_ids)}"
-            self._sock.monitor(monitor_address, zmq.EVENT_DISCONNECTED)
-            self._monitor.connect(monitor_address)
-            self._sock.connect(address)
-            self._reader = SocketReader(self._sock, on_frames, f"RPC client {address}")
-            self._monitor_reader = SocketReader(
-                self._monitor, self._on_monitor_event, f"RPC client monitor {address}"
+            if curve is not None:
+                curve.secure(self._sock)
+            self._monitor = SocketMonitor(
+                context,
+                self._sock,
+                zmq.EVENT_DISCONNECTED | HANDSHAKE_FAILURES,
+                self._on_monitor_event,
+                f"RPC client monitor {address}",
             )
         except BaseException:
-            self._monitor.close(linger=0)
+            self._sock.close(linger=0)
+            raise
+        try:
+            self._sock.connect(address)
+            self._reader = SocketReader(self._sock, on_frames, f"RPC client {address}")
+        except BaseException:
+            self._monitor.close()
             self._sock.close(linger=0)
             raise
 
@@ -309,18 +328,19 @@ class _Link:
 
     def close(self) -> None:
         self._reader.close()
-        self._monitor_reader.close()
-        self._sock.disable_monitor()
-        self._monitor.close(linger=0)
+        self._monitor.close()
         self._sock.close(linger=0)
 
-    def _on_monitor_event(self, frames: list[bytes]) -> None:
-        (event,) = struct.unpack_from("=H", frames[0])
+    def _on_monitor_event(self, event: int, value: int) -> None:
         if event == zmq.EVENT_DISCONNECTED:
             self._on_disconnected(self)
-
-
-_link_ids = itertools.count(1)
+        elif not self._refusal_logged:  # a wrong server key fails again at every retry
+            self._refusal_logged = True
+            log.error(
+                "RPC link to %s cannot be set up: %s",
+                self._address,
+                describe_handshake_failure(event, value),
+            )
 
 
 def _expire(future: asyncio.Future[msgspec.Raw], method: str, timeout_s: float) -> None:

@@ -33,7 +33,14 @@ import time
 import zmq
 import zmq.asyncio
 
-from tradebridge.rpc._sockets import SocketReader, open_socket, resolve_context
+from tradebridge.rpc._sockets import SocketMonitor, SocketReader, open_socket, resolve_context
+from tradebridge.rpc.curve import (
+    HANDSHAKE_FAILURES,
+    CurveClient,
+    CurveServer,
+    ServerAttachment,
+    describe_handshake_failure,
+)
 
 __all__ = ["HEARTBEAT_TOPIC", "EventPublisher", "EventSubscriber"]
 
@@ -50,7 +57,10 @@ SUBSCRIBER_QUEUE = 10_000
 
 
 class EventPublisher:
-    """Publish events on ``address`` (bound), e.g. ``tcp://*:5556``."""
+    """Publish events on ``address`` (bound), e.g. ``tcp://*:5556``.
+
+    With ``curve``, only subscribers with an authorized CURVE key receive anything.
+    """
 
     def __init__(
         self,
@@ -58,12 +68,15 @@ class EventPublisher:
         *,
         heartbeat_ms: int = 1000,
         context: zmq.asyncio.Context | None = None,
+        curve: CurveServer | None = None,
     ) -> None:
         if heartbeat_ms <= 0:
             raise ValueError("heartbeat_ms must be positive")
         self._address = address
         self._heartbeat_s = heartbeat_ms / 1000
         self._context = resolve_context(context)
+        self._curve = curve
+        self._curve_attachment: ServerAttachment | None = None
         self._sock: zmq.Socket[bytes] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._dropped = 0
@@ -73,12 +86,19 @@ class EventPublisher:
         if self._sock is not None:
             raise RuntimeError("EventPublisher already started")
         sock = open_socket(self._context, zmq.PUB, {zmq.SNDHWM: HIGH_WATER_MARK})
+        attachment = None
         try:
+            if self._curve is not None:
+                name = f"event publisher {self._address}"
+                attachment = self._curve.attach(self._context, sock, name)
             sock.bind(self._address)
         except BaseException:
             sock.close(linger=0)
+            if attachment is not None:
+                attachment.detach()
             raise
         self._sock = sock
+        self._curve_attachment = attachment
         self._heartbeat = asyncio.create_task(
             self._heartbeat_loop(), name=f"event-publisher-heartbeat {self._address}"
         )
@@ -99,6 +119,9 @@ class EventPublisher:
         if self._sock is not None:
             self._sock.close(linger=0)
             self._sock = None
+        if self._curve_attachment is not None:
+            self._curve_attachment.detach()  # after the socket: never a moment unguarded
+            self._curve_attachment = None
 
     def _send(self, sock: zmq.Socket[bytes], topic: bytes, payload: bytes) -> None:
         try:
@@ -130,7 +153,11 @@ class EventPublisher:
 
 
 class EventSubscriber:
-    """Receive events for the topic prefixes ``topics`` from a publisher at ``address``."""
+    """Receive events for the topic prefixes ``topics`` from a publisher at ``address``.
+
+    With ``curve``, the subscriber authenticates with CURVE keys; a publisher that refuses it
+    sends nothing, and the cause is logged once.
+    """
 
     def __init__(
         self,
@@ -139,6 +166,7 @@ class EventSubscriber:
         *,
         heartbeat_ms: int = 1000,
         context: zmq.asyncio.Context | None = None,
+        curve: CurveClient | None = None,
     ) -> None:
         if heartbeat_ms <= 0:
             raise ValueError("heartbeat_ms must be positive")
@@ -146,8 +174,11 @@ class EventSubscriber:
         self._topics = list(topics)
         self._silent_s = SILENT_INTERVALS * heartbeat_ms / 1000
         self._context = resolve_context(context)
+        self._curve = curve
         self._sock: zmq.Socket[bytes] | None = None
         self._reader: SocketReader | None = None
+        self._monitor: SocketMonitor | None = None
+        self._refusal_logged = False
         # None is the "closed" marker that wakes every waiting receive().
         self._queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._last_heard = float("-inf")
@@ -163,16 +194,26 @@ class EventSubscriber:
         """Connect, subscribe, and start reading in the background."""
         if self._sock is not None or self._closed:
             raise RuntimeError("EventSubscriber already started")
+        name = f"event subscriber {self._address}"
         sock = open_socket(self._context, zmq.SUB, {zmq.RCVHWM: HIGH_WATER_MARK})
+        monitor = None
         try:
+            if self._curve is not None:
+                self._curve.secure(sock)
             for topic in {HEARTBEAT_TOPIC, *self._topics}:
                 sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+            monitor = SocketMonitor(
+                self._context, sock, HANDSHAKE_FAILURES, self._on_refused, f"{name} monitor"
+            )
             sock.connect(self._address)
         except BaseException:
+            if monitor is not None:
+                monitor.close()
             sock.close(linger=0)
             raise
         self._sock = sock
-        self._reader = SocketReader(sock, self._on_frames, f"event subscriber {self._address}")
+        self._monitor = monitor
+        self._reader = SocketReader(sock, self._on_frames, name)
 
     async def receive(self) -> tuple[str, bytes]:
         """The next event as ``(topic, payload)``, in publishing order.
@@ -193,12 +234,24 @@ class EventSubscriber:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
         if self._sock is not None:
             self._sock.close(linger=0)
             self._sock = None
         while not self._queue.empty():
             self._queue.get_nowait()
         self._queue.put_nowait(None)
+
+    def _on_refused(self, event: int, value: int) -> None:
+        if not self._refusal_logged:  # a wrong server key fails again at every retry
+            self._refusal_logged = True
+            log.error(
+                "event subscriber on %s cannot connect: %s",
+                self._address,
+                describe_handshake_failure(event, value),
+            )
 
     def _on_frames(self, frames: list[bytes]) -> None:
         self._last_heard = time.monotonic()

@@ -43,6 +43,7 @@ import zmq.asyncio
 from tradebridge.domain.errors import TradebridgeError
 from tradebridge.rpc import codec
 from tradebridge.rpc._sockets import SocketReader, open_socket, resolve_context
+from tradebridge.rpc.curve import CurveServer, ServerAttachment
 
 __all__ = ["RpcServer"]
 
@@ -73,6 +74,7 @@ class _Method:
 class RpcServer:
     """Serve registered async handlers over ZeroMQ ROUTER at ``address`` (e.g. ``tcp://*:5555``).
 
+    With ``curve``, only clients with an authorized CURVE key get through (``curve.py``).
     Belongs to the event loop that starts it.
     """
 
@@ -82,14 +84,17 @@ class RpcServer:
         *,
         heartbeat_ms: int = 1000,
         context: zmq.asyncio.Context | None = None,
+        curve: CurveServer | None = None,
     ) -> None:
         if heartbeat_ms <= 0:
             raise ValueError("heartbeat_ms must be positive")
         self._address = address
         self._heartbeat_s = heartbeat_ms / 1000
         self._context = resolve_context(context)
+        self._curve = curve
         self._methods: dict[str, _Method] = {}
         self._sock: zmq.Socket[bytes] | None = None
+        self._curve_attachment: ServerAttachment | None = None
         self._reader: SocketReader | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
@@ -118,14 +123,21 @@ class RpcServer:
         """Bind the ROUTER socket and start serving."""
         if self._sock is not None:
             raise RuntimeError("RpcServer already started")
+        name = f"RPC server {self._address}"
         sock = open_socket(self._context, zmq.ROUTER, {zmq.MAXMSGSIZE: MAX_MESSAGE_BYTES})
+        attachment = None
         try:
+            if self._curve is not None:
+                attachment = self._curve.attach(self._context, sock, name)
             sock.bind(self._address)
-            self._reader = SocketReader(sock, self._on_frames, f"RPC server {self._address}")
+            self._reader = SocketReader(sock, self._on_frames, name)
         except BaseException:
             sock.close(linger=0)
+            if attachment is not None:
+                attachment.detach()
             raise
         self._sock = sock
+        self._curve_attachment = attachment
         self._sweeper = asyncio.create_task(
             self._sweep_loop(), name=f"rpc-server-sweep {self._address}"
         )
@@ -162,6 +174,9 @@ class RpcServer:
             self._sock.close(linger=ANSWER_LINGER_MS)
             self._sock = None
             log.info("RPC server on %s closed", self._address)
+        if self._curve_attachment is not None:
+            self._curve_attachment.detach()  # after the socket: never a moment unguarded
+            self._curve_attachment = None
         self._last_seen.clear()
 
     # -- receiving (called by the SocketReader, on the event loop) -------------------------

@@ -123,3 +123,30 @@ account_risk = Table(
 """Risk settings changed through `PUT /accounts/{id}/risk`, one row per setting: `value` is the
 JSON of the value (`null` for a cleared limit). They win over `[accounts.risk]` of the config
 file; settings without a row take the file's value."""
+
+audit = Table(
+    "audit",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("time", EpochMicros, nullable=False),
+    Column("actor", String(64), nullable=True),
+    Column("role", String(16), nullable=True),
+    Column("auth", String(16), nullable=True),
+    Column("key_id", String(64), nullable=True),
+    Column("client_ip", String(64), nullable=True),
+    Column("method", String(8), nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("account", String(32), nullable=True),
+    Column("target", String(64), nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("result", String(64), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Index("ix_audit_time", "time"),
+    Index("ix_audit_actor_id", "actor", "id"),
+)
+"""Who did what, when, from where and with what result: every login attempt and every
+mutating request of the web (`GET /api/v1/audit`). Never a request body, a password, a token
+or a key; query-string secrets in `path` are redacted."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import socket
 from urllib.parse import parse_qsl, urlencode
 
@@ -20,6 +19,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from tradebridge.api.deps import Authenticator
+from tradebridge.api.redaction import RedactTokens, install_token_redaction
 from tradebridge.api.security import Principal
 from tradebridge.api.security import Scope as AuthScope
 from tradebridge.api.stream.connection import Connection
@@ -27,7 +27,7 @@ from tradebridge.api.stream.hub import StreamHub
 from tradebridge.api.stream.messages import AuthOp, CloseCode, OpError, error_message, parse_op
 from tradebridge.domain.errors import Forbidden, Unauthorized
 
-__all__ = ["install_token_redaction", "router"]
+__all__ = ["RedactTokens", "install_token_redaction", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -240,27 +240,3 @@ def take_query_token(scope: Scope) -> str | None:
     token = next((value for name, value in pairs if name == "token"), None)
     scope["query_string"] = urlencode([(n, v) for n, v in pairs if n != "token"]).encode()
     return token
-
-
-_TOKEN_IN_TEXT = re.compile(r"((?:token|api_key|apikey|key)=)[^&\s\"']+", re.IGNORECASE)
-
-
-class RedactTokens(logging.Filter):
-    """Replace `token=...` values in a log line with `[redacted]`."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if "=" in text:
-            redacted = _TOKEN_IN_TEXT.sub(r"\1[redacted]", text)
-            if redacted != text:
-                record.msg = redacted
-                record.args = None
-        return True
-
-
-def install_token_redaction() -> None:
-    """Add `RedactTokens` to the loggers uvicorn writes request lines to (idempotent)."""
-    for name in ("uvicorn.error", "uvicorn.access"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactTokens) for f in logger.filters):
-            logger.addFilter(RedactTokens())

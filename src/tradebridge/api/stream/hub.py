@@ -55,6 +55,7 @@ from tradebridge.api.stream.messages import (
 from tradebridge.config import ServerSettings, Settings
 from tradebridge.engine.protocol import STATUS_TOPIC, AccountEvent, ConnectionEvent
 from tradebridge.rpc import EventSubscriber
+from tradebridge.rpc.link import web_curve
 from tradebridge.store import queries
 
 __all__ = ["EventSource", "Listener", "StreamHub", "StreamLimits"]
@@ -166,7 +167,10 @@ class StreamHub:
     def from_settings(cls, settings: Settings, db: Engine) -> StreamHub:
         """A hub reading the engine's event bus with its own `EventSubscriber`."""
         subscriber = EventSubscriber(
-            settings.engine.events_address, TOPICS, heartbeat_ms=settings.engine.heartbeat_ms
+            settings.engine.events_address,
+            TOPICS,
+            heartbeat_ms=settings.engine.heartbeat_ms,
+            curve=web_curve(settings.engine),
         )
         return cls(
             subscriber,

@@ -4,8 +4,10 @@ from fastapi import APIRouter
 
 from tradebridge.api.routers.v1 import (
     accounts,
+    audit,
     auth,
     health,
+    keys,
     market,
     orders,
     paper,
@@ -14,5 +16,5 @@ from tradebridge.api.routers.v1 import (
 )
 
 router = APIRouter(prefix="/api/v1")
-for module in (health, auth, accounts, risk, orders, trades, market, paper):
+for module in (health, auth, keys, accounts, risk, orders, trades, market, paper, audit):
     router.include_router(module.router)

@@ -3,14 +3,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from tradebridge.api.deps import AuthenticatorDep
 from tradebridge.api.encoding import json_response
+from tradebridge.api.errors import error_response
 from tradebridge.api.schemas import LoginBody
-from tradebridge.api.security import Role, dummy_password_hash, verify_password
-from tradebridge.domain.errors import BadRequest, Unauthorized, ValidationFailed
-from tradebridge.store import users
+from tradebridge.domain.errors import BadRequest, RateLimited, ValidationFailed
 
 router = APIRouter(tags=["auth"])
 
@@ -47,26 +46,20 @@ async def _read_login(request: Request) -> LoginBody:
 
 
 @router.post("/auth/token", summary="Log in; returns a bearer token", openapi_extra=_LOGIN_BODY)
-async def token(request: Request) -> Response:
+async def token(request: Request, authenticator: AuthenticatorDep) -> Response:
+    """Failed logins are throttled per username and per client address (429 `rate_limited`
+    with `Retry-After`); see docs/README.md, "Security notes"."""
     login = await _read_login(request)
-    db = request.app.state.db
-
-    def check() -> Role | None:
-        with db.connect() as conn:
-            user = users.get_user(conn, login.username)
-        if user is None:
-            verify_password(dummy_password_hash(), login.password)
-            return None
-        return Role(user.role) if verify_password(user.password_hash, login.password) else None
-
-    role = await run_in_threadpool(check)
-    if role is None:
-        raise Unauthorized("wrong username or password")
-    issuer = request.app.state.authenticator.tokens
+    client = request.client.host if request.client else "unknown"
+    try:
+        access_token = await authenticator.log_in(login.username, login.password, client)
+    except RateLimited as exc:
+        retry_after = str(exc.details["retry_after"])
+        return error_response(exc.code, exc.message, exc.details, {"Retry-After": retry_after})
     return json_response(
         {
-            "access_token": issuer.issue(login.username, role),
+            "access_token": access_token,
             "token_type": "bearer",
-            "expires_in": issuer.ttl_seconds,
+            "expires_in": authenticator.tokens.ttl_seconds,
         }
     )

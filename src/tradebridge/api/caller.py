@@ -1,0 +1,85 @@
+"""Who sent a request, found once per request for the rate limits, the audit log and the
+access log (the routes authenticate through their own dependencies, as before).
+
+The answer is kept in the request's state, so the middlewares that need it share one look-up;
+the authenticator's caches make it cheap.
+"""
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.types import Scope
+
+from tradebridge.api.security import Principal
+from tradebridge.api.security import Scope as AuthScope
+from tradebridge.domain.errors import TradebridgeError
+from tradebridge.store.failures import DATABASE_ERRORS
+
+_STATE_KEY = "tradebridge_caller"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    principal: Principal | None
+    """None when the request carries no valid credentials."""
+    client_ip: str | None
+
+    @property
+    def rate_key(self) -> str:
+        """What the per-caller rate limit counts: the API key, else the user, else the
+        client address."""
+        if self.principal is None:
+            return f"ip:{self.client_ip}"
+        if self.principal.key_id is not None:
+            return f"key:{self.principal.key_id}"
+        return f"user:{self.principal.username}"
+
+    @property
+    def role(self) -> str | None:
+        """The role the caller's scopes amount to (a key may have fewer than its user)."""
+        if self.principal is None:
+            return None
+        for scope, role in _ROLE_BY_SCOPE:
+            if scope in self.principal.scopes:
+                return role
+        return None
+
+    @property
+    def auth(self) -> str | None:
+        """`api_key`, `token` (a login token), or None (no valid credentials)."""
+        if self.principal is None:
+            return None
+        return "api_key" if self.principal.key_id is not None else "token"
+
+
+_ROLE_BY_SCOPE = (
+    (AuthScope.ADMIN, "admin"),
+    (AuthScope.TRADE, "trader"),
+    (AuthScope.READ, "viewer"),
+)
+
+
+def caller_of(scope: Scope) -> Caller:
+    """The caller of the HTTP request `scope`, looked up on first use."""
+    state = scope.setdefault("state", {})
+    known: Caller | None = state.get(_STATE_KEY)
+    if known is None:
+        known = Caller(_principal(scope), scope["client"][0] if scope.get("client") else None)
+        state[_STATE_KEY] = known
+    return known
+
+
+def _principal(scope: Scope) -> Principal | None:
+    authenticator = getattr(scope["app"].state, "authenticator", None)
+    if authenticator is None:  # the database is not open yet
+        return None
+    headers = dict(scope["headers"])
+    if b"authorization" not in headers and b"x-api-key" not in headers:
+        return None
+    try:
+        principal: Principal = authenticator.authenticate(Request(scope))
+    except TradebridgeError:
+        return None
+    except DATABASE_ERRORS:  # the route answers with its own error
+        return None
+    return principal

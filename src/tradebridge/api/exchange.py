@@ -1,0 +1,73 @@
+"""One HTTP request and its answer, as the observers (metrics, audit, access log) see them."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from tradebridge.api.caller import Caller
+from tradebridge.api.redaction import redact_secrets
+
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(slots=True)
+class Exchange:
+    request_id: str
+    started_at: float
+    """Wall-clock time (`time.time()`) the request came in."""
+    method: str
+    path: str
+    query: str
+    client_ip: str | None
+    http_version: str
+    route: str | None = None
+    """The matched route's path template (`/api/v1/accounts/{account}/orders`)."""
+    route_summary: str | None = None
+    path_params: Mapping[str, Any] = field(default_factory=dict)
+    status: int = 500
+    duration_s: float = 0.0
+    request_body: bytes | None = None
+    """Kept only for mutating requests (and only while they are looked at, never stored)."""
+    answer: Any = None
+    """The decoded JSON answer of a mutating request or an error, when small enough."""
+    caller: Caller | None = None
+
+    @property
+    def mutating(self) -> bool:
+        return self.method in MUTATING_METHODS
+
+    @property
+    def target(self) -> str:
+        """Path and query string with secrets redacted, as logged and audited."""
+        return f"{self.path}?{redact_secrets(self.query)}" if self.query else self.path
+
+    @property
+    def error_code(self) -> str | None:
+        """The `error.code` of an error answer (`http_<status>` if it has none); None for
+        a success."""
+        if self.status < 400:
+            return None
+        error = self.answer.get("error") if isinstance(self.answer, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        return code if isinstance(code, str) else f"http_{self.status}"
+
+    @property
+    def error_details(self) -> Mapping[str, Any]:
+        error = self.answer.get("error") if isinstance(self.answer, dict) else None
+        details = error.get("details") if isinstance(error, dict) else None
+        return details if isinstance(details, dict) else {}
+
+    def request_json(self) -> Any:
+        """The request body decoded as JSON, or None."""
+        return decode_json(self.request_body)
+
+
+def decode_json(data: bytes | bytearray | None) -> Any:
+    if not data:
+        return None
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return None

@@ -1,0 +1,158 @@
+"""`/keys`: API keys of the caller (admins: of everyone). A key is shown once, when created;
+lists show its prefix only."""
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from tradebridge.api.deps import AuthenticatorDep, EngineDep, Reader
+from tradebridge.api.encoding import json_response
+from tradebridge.api.openapi import returns
+from tradebridge.api.security import ROLE_SCOPES, Principal, Role, Scope, mint_api_key
+from tradebridge.domain.errors import Forbidden, NotFound, ValidationFailed
+from tradebridge.store import users
+
+router = APIRouter(tags=["keys"])
+
+
+class KeyView(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    user: str
+    prefix: str
+    """The first characters of the key, to tell keys apart."""
+    scopes: list[str]
+    account: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NewKey(KeyView, frozen=True, kw_only=True):
+    key: str
+    """The key itself: shown only in this answer (only its hash is kept)."""
+
+
+class CreateKeyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=3)]
+    account: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] | None = None
+    """Bind the key to this account; a caller bound to an account can only make keys bound
+    to it."""
+    user: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    """Owner of the new key (admin scope only); default: the caller."""
+
+
+def _view(info: users.ApiKeyInfo) -> KeyView:
+    return KeyView(
+        id=info.id,
+        user=info.username,
+        prefix=info.prefix,
+        scopes=list(info.scopes),
+        account=info.account,
+        created_at=info.created_at,
+        revoked_at=info.revoked_at,
+    )
+
+
+@router.get(
+    "/keys", summary="API keys: your own (admins: everyone's)", responses=returns(list[KeyView])
+)
+async def list_keys(
+    authenticator: AuthenticatorDep,
+    principal: Reader,
+    user: Annotated[str | None, Query(description="Only this user's keys (admins)")] = None,
+) -> Response:
+    """Revoked keys are listed too, with `revoked_at`."""
+    if Scope.ADMIN not in principal.scopes:
+        if user not in (None, principal.username):
+            raise Forbidden("only admins may list the keys of other users", {"scope": "admin"})
+        user = principal.username
+
+    def query() -> list[users.ApiKeyInfo]:
+        with authenticator.db.connect() as conn:
+            return users.list_api_keys(conn, user)
+
+    return json_response([_view(info) for info in await run_in_threadpool(query)])
+
+
+@router.post(
+    "/keys",
+    summary="Create an API key (shown once)",
+    status_code=201,
+    responses=returns(NewKey, 201, "Created"),
+)
+async def create_key(
+    body: CreateKeyBody, engine: EngineDep, authenticator: AuthenticatorDep, principal: Reader
+) -> Response:
+    """A key never has a scope its creator lacks: a viewer makes `read` keys, a trader
+    `read`/`trade`, an admin any. Needs a login token or a key with the `admin` scope (so a
+    leaked key cannot make itself a successor)."""
+    if principal.key_id is not None and Scope.ADMIN not in principal.scopes:
+        raise Forbidden("log in (or use a key with the admin scope) to create keys")
+    owner = body.user or principal.username
+    if owner != principal.username:
+        principal.require(Scope.ADMIN)
+    scopes = sorted(set(body.scopes))
+    beyond = [s.value for s in scopes if s not in principal.scopes]
+    if beyond:
+        raise Forbidden(f"you may not give the scope {beyond[0]!r}", {"scope": beyond[0]})
+    account = body.account or principal.account
+    principal.require(Scope.READ, account)
+    if account is not None and account not in {a.id for a in await engine.accounts()}:
+        raise ValidationFailed(f"no account {account!r}", {"field": "account"})
+    minted = mint_api_key()
+
+    def store() -> users.ApiKeyInfo:
+        with authenticator.db.begin() as conn:
+            record = users.get_user(conn, owner)
+            if record is None:
+                raise ValidationFailed(f"no user {owner!r}", {"field": "user"})
+            allowed = ROLE_SCOPES[Role(record.role)]
+            if any(s not in allowed for s in scopes):
+                raise ValidationFailed(
+                    f"the role {record.role!r} of {owner!r} does not allow these scopes",
+                    {"field": "scopes"},
+                )
+            users.add_api_key(
+                conn,
+                key_id=minted.id,
+                user_id=record.id,
+                key_hash=minted.digest,
+                prefix=minted.prefix,
+                scopes=[s.value for s in scopes],
+                account=account,
+            )
+            info = users.get_api_key(conn, minted.id)
+        assert info is not None
+        return info
+
+    view = _view(await run_in_threadpool(store))
+    return json_response(NewKey(**msgspec.structs.asdict(view), key=minted.key), 201)
+
+
+@router.delete("/keys/{key_id}", summary="Revoke an API key", responses=returns(KeyView))
+async def revoke_key(key_id: str, authenticator: AuthenticatorDep, principal: Reader) -> Response:
+    """Your own keys (admins: anyone's). Revoking a revoked key changes nothing. The key stops
+    working at once in this worker, within seconds in the others."""
+
+    def revoke() -> users.ApiKeyInfo:
+        with authenticator.db.begin() as conn:
+            found = users.get_api_key(conn, key_id)
+            if found is None or not _may_manage(principal, found):
+                raise NotFound(f"no key {key_id!r}")
+            revoked = users.revoke_api_key(conn, key_id)
+        assert revoked is not None
+        return revoked
+
+    info = await run_in_threadpool(revoke)
+    authenticator.forget_key(key_id)
+    return json_response(_view(info))
+
+
+def _may_manage(principal: Principal, key: users.ApiKeyInfo) -> bool:
+    return Scope.ADMIN in principal.scopes or key.username == principal.username

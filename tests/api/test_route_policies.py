@@ -1,0 +1,171 @@
+"""Who may call what: every route of the OpenAPI document, called by every kind of caller.
+
+Each route declares its policy in `ROUTES`; a route missing there (a new one) fails
+`test_every_route_declares_its_policy`, so it cannot ship without one. A caller outside the
+policy must get 401 (no credentials) or 403; one inside it must get neither (whatever else
+the route answers to the sample request).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from tests.api.auth_support import PASSWORD, add_user, create_key
+from tests.conftest import ADMIN_PASSWORD, Server, start_server, write_config
+
+ANONYMOUS = "anonymous"
+VIEWER = "viewer"
+TRADER = "trader"
+ADMIN = "admin"
+READ_KEY = "read key"
+TRADE_KEY = "trade key"
+OTHER_ACCOUNT_KEY = "key bound to another account"
+"""Scopes read, trade and admin, bound to the account `other`; the routes are called for
+the account `paper`."""
+
+CALLERS = (ANONYMOUS, VIEWER, TRADER, ADMIN, READ_KEY, TRADE_KEY, OTHER_ACCOUNT_KEY)
+
+EVERYONE = frozenset(CALLERS)
+SIGNED_IN = EVERYONE - {ANONYMOUS}
+"""Any credentials with the read scope, whatever account a key is bound to."""
+READ = SIGNED_IN - {OTHER_ACCOUNT_KEY}
+"""The read scope on the account `paper`."""
+TRADE = frozenset({TRADER, ADMIN, TRADE_KEY})
+"""The trade scope on the account `paper`."""
+ADMIN_ONLY = frozenset({ADMIN})
+"""The admin scope on the account `paper` (the audit log: on every account)."""
+LOGGED_IN = frozenset({VIEWER, TRADER, ADMIN})
+"""A login token (making keys: a key without the admin scope cannot make more keys)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """A route's policy and a sample request to it (path parameters are filled in from
+    `PATH_VALUES`)."""
+
+    allowed: frozenset[str]
+    query: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    form: dict[str, str] | None = None
+
+
+ORDER = {"symbol": "600519.SH", "side": "buy", "qty": 100, "limit_price": "1400.00"}
+
+ROUTES: dict[tuple[str, str], Call] = {
+    ("GET", "/api/v1/health"): Call(EVERYONE),
+    ("POST", "/api/v1/auth/token"): Call(
+        EVERYONE, form={"username": "admin", "password": ADMIN_PASSWORD}
+    ),
+    ("GET", "/api/v1/keys"): Call(SIGNED_IN),
+    ("POST", "/api/v1/keys"): Call(LOGGED_IN, json={"scopes": ["read"], "account": "paper"}),
+    ("DELETE", "/api/v1/keys/{key_id}"): Call(SIGNED_IN),
+    ("GET", "/api/v1/accounts"): Call(SIGNED_IN),
+    ("GET", "/api/v1/accounts/{account}"): Call(READ),
+    ("GET", "/api/v1/accounts/{account}/positions"): Call(READ),
+    ("GET", "/api/v1/accounts/{account}/ping"): Call(READ),
+    ("GET", "/api/v1/accounts/{account}/risk"): Call(READ),
+    ("PUT", "/api/v1/accounts/{account}/risk"): Call(ADMIN_ONLY, json={}),
+    ("POST", "/api/v1/accounts/{account}/orders"): Call(TRADE, json=ORDER),
+    ("GET", "/api/v1/accounts/{account}/orders"): Call(READ),
+    ("DELETE", "/api/v1/accounts/{account}/orders"): Call(TRADE),
+    ("GET", "/api/v1/accounts/{account}/orders:by_client_id/{client_order_id}"): Call(READ),
+    ("GET", "/api/v1/accounts/{account}/orders/{order_id}"): Call(READ),
+    ("DELETE", "/api/v1/accounts/{account}/orders/{order_id}"): Call(TRADE),
+    ("GET", "/api/v1/accounts/{account}/trades"): Call(READ),
+    ("GET", "/api/v1/market/contracts"): Call(READ, query={"account": "paper"}),
+    ("GET", "/api/v1/market/quotes"): Call(
+        READ, query={"account": "paper", "symbols": "600519.SH"}
+    ),
+    ("GET", "/api/v1/market/status"): Call(READ, query={"account": "paper"}),
+    ("GET", "/api/v1/market/bars"): Call(READ, query={"account": "paper", "symbol": "600519.SH"}),
+    ("POST", "/api/v1/paper/{account}/quotes"): Call(
+        ADMIN_ONLY, json={"symbol": "600519.SH", "last": "1500.00"}
+    ),
+    ("POST", "/api/v1/paper/{account}/clock"): Call(ADMIN_ONLY, json={"advance": "next_session"}),
+    ("POST", "/api/v1/paper/{account}/reset"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/audit"): Call(ADMIN_ONLY),
+}
+
+PATH_VALUES = {
+    "account": "paper",
+    "order_id": "01NOSUCHORDER0000000000000",
+    "client_order_id": "no-such-order",
+    "key_id": "01NOSUCHKEY000000000000000",
+}
+
+OTHER_ACCOUNT = """
+[[accounts]]
+id = "other"
+
+[accounts.paper]
+market = "manual"
+"""
+
+
+@dataclass(frozen=True)
+class Policies:
+    server: Server
+    headers: dict[str, dict[str, str]]
+    """Per caller."""
+
+
+@pytest.fixture(scope="module")
+def policies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Policies]:
+    server = start_server(write_config(tmp_path_factory.mktemp("policies"), OTHER_ACCOUNT))
+    admin = server.login()
+    viewer = server.login(add_user(server, "viewer"), PASSWORD)
+    trader = server.login(add_user(server, "trader"), PASSWORD)
+    read_key = create_key(server, admin, scopes=["read"])["key"]
+    trade_key = create_key(server, admin, scopes=["read", "trade"])["key"]
+    other_key = create_key(server, admin, scopes=["read", "trade", "admin"], account="other")
+    yield Policies(
+        server,
+        {
+            ANONYMOUS: {},
+            VIEWER: {"Authorization": f"Bearer {viewer}"},
+            TRADER: {"Authorization": f"Bearer {trader}"},
+            ADMIN: {"Authorization": f"Bearer {admin}"},
+            READ_KEY: {"X-API-Key": read_key},
+            TRADE_KEY: {"Authorization": f"Bearer {trade_key}"},
+            OTHER_ACCOUNT_KEY: {"X-API-Key": other_key["key"]},
+        },
+    )
+    assert server.stop() == 0
+
+
+def _served_routes(server: Server) -> set[tuple[str, str]]:
+    spec = httpx.get(server.base_url + "/openapi.json").json()
+    return {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+
+
+def test_every_route_declares_its_policy(policies: Policies) -> None:
+    served = _served_routes(policies.server)
+    assert sorted(served - ROUTES.keys()) == [], "routes without a policy in ROUTES"
+    assert sorted(ROUTES.keys() - served) == [], "ROUTES names routes that no longer exist"
+
+
+@pytest.mark.parametrize(("method", "path"), list(ROUTES), ids=[f"{m} {p}" for m, p in ROUTES])
+def test_route_answers_each_caller_by_its_policy(
+    policies: Policies, method: str, path: str
+) -> None:
+    call = ROUTES[method, path]
+    url = path.format(**{k: v for k, v in PATH_VALUES.items() if "{" + k + "}" in path})
+    wrong = []
+    for caller in CALLERS:
+        with httpx.Client(
+            base_url=policies.server.base_url, headers=policies.headers[caller], timeout=10
+        ) as client:
+            response = client.request(
+                method, url, params=call.query, json=call.json, data=call.form
+            )
+        if caller in call.allowed:
+            ok = response.status_code not in (401, 403)
+        else:
+            expected = 401 if caller == ANONYMOUS else 403
+            code = "unauthorized" if expected == 401 else "forbidden"
+            ok = response.status_code == expected and response.json()["error"]["code"] == code
+        if not ok:
+            wrong.append(f"{caller}: {response.status_code} {response.text[:200]}")
+    assert wrong == []
