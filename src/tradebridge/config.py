@@ -391,10 +391,11 @@ class RateLimitSettings(Section):
     itself: with `server.workers = N` a caller may get up to N times these rates."""
 
     enabled: bool = True
-    api: RateText = "100/second"
+    api: RateText = "2000/second"
     """Requests of one caller: per API key, else per logged-in user, else per client address.
-    The health check, `/metrics`, the API docs and the browser page's files are not counted."""
-    orders: RateText = "50/second"
+    The health check, `/metrics`, the API docs and the browser page's files are not counted.
+    The defaults are ceilings against runaway clients, above what a busy strategy sends."""
+    orders: RateText = "1000/second"
     """Orders placed on one account (`POST /api/v1/accounts/{id}/orders`), whoever places
     them; counted on top of `api`."""
 
