@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+CHROMIUM := /usr/bin/chromium
+AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test check bench clean
 
@@ -27,7 +29,12 @@ check: $(VENV)/.installed-test
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: check
+# Debian's Chromium, the browser the page tests (tests/web) drive, with a font for Chinese.
+$(CHROMIUM):
+	$(AS_ROOT) apt-get update
+	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-microhei
+
+test: check $(CHROMIUM)
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-test

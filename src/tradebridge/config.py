@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -362,10 +363,17 @@ class AccountSettings(Section):
 
 
 class VnpyCompatSettings(Section):
+    """The vnpy WebTrader dialect (`[compat.vnpy]`): vnpy_webtrader's routes at the root."""
+
     enabled: bool = False
     account: str = "paper"
+    """The account its orders, positions, balance and pushes are of; it must be configured."""
     envelope: bool = True
+    """`{"data": ...}` around every result but `/token`, as the WebTrader docs show; false:
+    bare results, exactly as vnpy_webtrader 1.1."""
     language: Literal["zh", "en"] = "zh"
+    """Enum values in responses: vnpy's Chinese (多, 限价, 未成交) or its English locale
+    (Long, Limit, Not Traded). Requests may use either."""
 
 
 class CompatSettings(Section):
@@ -442,11 +450,32 @@ class Settings(BaseSettings):
         if not accounts:
             raise ValueError("configure at least one account")
         seen: set[str] = set()
+        instances: set[str] = set()
         for account in accounts:
             if account.id in seen:
                 raise ValueError(f"account id {account.id!r} appears twice")
             seen.add(account.id)
+            instance = account.httptrading_instance_id
+            if instance in instances:
+                raise ValueError(f"httptrading_instance_id {instance!r} appears twice")
+            if instance is not None:
+                instances.add(instance)
         return accounts
+
+    @field_validator("compat")
+    @classmethod
+    def _vnpy_account_configured(
+        cls, compat: CompatSettings, info: ValidationInfo
+    ) -> CompatSettings:
+        accounts: list[AccountSettings] = info.data.get("accounts", [])
+        vnpy = compat.vnpy
+        if vnpy.enabled and accounts and vnpy.account not in {a.id for a in accounts}:
+            raise PydanticCustomError(
+                "unknown_account",
+                "vnpy.account: no account '{account}' is configured",
+                {"account": vnpy.account},
+            )
+        return compat
 
     @property
     def database_url(self) -> str:

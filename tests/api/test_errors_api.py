@@ -123,7 +123,7 @@ def test_streamed_body_over_one_mebibyte_is_refused(api: httpx.Client) -> None:
     ("method", "path"),
     [
         ("GET", "/api/v1/nowhere"),
-        ("GET", "/"),
+        ("GET", "/no-such-page"),
         ("GET", "/api/v1/accounts/nobody"),
         ("GET", "/api/v1/accounts/paper/orders/01NOTANORDERID000000000000"),
         ("DELETE", "/api/v1/accounts/paper/orders/01NOTANORDERID000000000000"),

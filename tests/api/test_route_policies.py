@@ -52,6 +52,17 @@ class Call:
 
 
 ORDER = {"symbol": "600519.SH", "side": "buy", "qty": 100, "limit_price": "1400.00"}
+HT_ORDER = {"region": "CN", "ticker": "600519", "direction": "BUY", "qty": 100, "price": 1400}
+VNPY_ORDER = {
+    "symbol": "600519",
+    "exchange": "SSE",
+    "direction": "多",
+    "type": "限价",
+    "volume": 100,
+    "price": 1400.0,
+}
+HT_INSTANCE = "PolicyInstance000001"
+"""The httptrading instance of the account `paper`."""
 
 ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/api/v1/health"): Call(EVERYONE),
@@ -86,6 +97,30 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/paper/{account}/clock"): Call(ADMIN_ONLY, json={"advance": "next_session"}),
     ("POST", "/api/v1/paper/{account}/reset"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/audit"): Call(ADMIN_ONLY),
+    ("GET", "/httptrading/api/{instanceId}/ping/state"): Call(READ),
+    ("GET", "/httptrading/api/{instanceId}/market/quote"): Call(
+        READ, query={"region": "CN", "ticker": "600519"}
+    ),
+    ("GET", "/httptrading/api/{instanceId}/market/state"): Call(READ),
+    ("GET", "/httptrading/api/{instanceId}/cash/state"): Call(READ),
+    ("GET", "/httptrading/api/{instanceId}/position/state"): Call(READ),
+    ("POST", "/httptrading/api/{instanceId}/order/place"): Call(TRADE, json=HT_ORDER),
+    ("POST", "/httptrading/api/{instanceId}/order/cancel"): Call(
+        TRADE, json={"orderId": "01NOSUCHORDER0000000000000"}
+    ),
+    ("GET", "/httptrading/api/{instanceId}/order/state"): Call(
+        READ, query={"orderId": "01NOSUCHORDER0000000000000"}
+    ),
+    ("POST", "/token"): Call(EVERYONE, form={"username": "admin", "password": ADMIN_PASSWORD}),
+    ("POST", "/tick/{vt_symbol}"): Call(READ),
+    ("GET", "/tick"): Call(READ),
+    ("GET", "/contract"): Call(READ),
+    ("POST", "/order"): Call(TRADE, json=VNPY_ORDER),
+    ("GET", "/order"): Call(READ),
+    ("DELETE", "/order/{vt_orderid}"): Call(TRADE),
+    ("GET", "/trade"): Call(READ),
+    ("GET", "/position"): Call(READ),
+    ("GET", "/account"): Call(READ),
 }
 
 PATH_VALUES = {
@@ -93,6 +128,9 @@ PATH_VALUES = {
     "order_id": "01NOSUCHORDER0000000000000",
     "client_order_id": "no-such-order",
     "key_id": "01NOSUCHKEY000000000000000",
+    "instanceId": HT_INSTANCE,
+    "vt_symbol": "600519.SSE",
+    "vt_orderid": "PAPER.01NOSUCHORDER0000000000000",
 }
 
 OTHER_ACCOUNT = """
@@ -113,7 +151,12 @@ class Policies:
 
 @pytest.fixture(scope="module")
 def policies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Policies]:
-    server = start_server(write_config(tmp_path_factory.mktemp("policies"), OTHER_ACCOUNT))
+    config = write_config(tmp_path_factory.mktemp("policies"), OTHER_ACCOUNT)
+    paper = '[[accounts]]\nid = "paper"\n'
+    instance = f'httptrading_instance_id = "{HT_INSTANCE}"\n'
+    config.write_text(config.read_text().replace(paper, paper + instance))
+    config.write_text(config.read_text() + "\n[compat.vnpy]\nenabled = true\n")
+    server = start_server(config)
     admin = server.login()
     viewer = server.login(add_user(server, "viewer"), PASSWORD)
     trader = server.login(add_user(server, "trader"), PASSWORD)

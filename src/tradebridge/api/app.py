@@ -18,6 +18,8 @@ from tradebridge import __version__
 from tradebridge.api import openapi
 from tradebridge.api.audit_writer import AuditWriter
 from tradebridge.api.body_limit import BodySizeLimit
+from tradebridge.api.compat.httptrading import install_httptrading
+from tradebridge.api.compat.vnpy import install as install_vnpy
 from tradebridge.api.deps import Authenticator, httptrading_tokens
 from tradebridge.api.encoding import MsgspecResponse
 from tradebridge.api.engine_client import EngineClient
@@ -25,6 +27,7 @@ from tradebridge.api.errors import error_response, install_error_handlers
 from tradebridge.api.measured_rpc import MeasuredRpcClient
 from tradebridge.api.metrics import Metrics, sample_app_state, use_multiprocess_dir
 from tradebridge.api.observe import Observer
+from tradebridge.api.page import install_page
 from tradebridge.api.rate_limit import RateLimits
 from tradebridge.api.redaction import install_token_redaction
 from tradebridge.api.routers.metrics import METRICS_PATH
@@ -131,8 +134,12 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     app.add_exception_handler(OperationalError, _database_error)
     app.include_router(v1_router)
     app.include_router(stream_router)
+    install_httptrading(app, settings)
+    if settings.compat.vnpy.enabled:
+        install_vnpy(app, settings)
     if metrics is not None:
         app.include_router(metrics_router)
+    install_page(app)
     install_token_redaction()
 
     openapi.install(app)

@@ -17,6 +17,8 @@ from tradebridge.config import RiskSettings
 from tradebridge.store.audit import AuditRecord
 
 LOGIN_ROUTE = ("POST", "/api/v1/auth/token")
+LOGIN_ROUTES = frozenset({LOGIN_ROUTE, ("POST", "/token")})
+"""`/token`: the login of the vnpy WebTrader dialect (a form, as `/auth/token` takes)."""
 _WORD_CHARS = 40
 """Longest value quoted in an action."""
 
@@ -29,7 +31,7 @@ def audit_record(exchange: Exchange) -> AuditRecord | None:
     caller = exchange.caller or Caller(None, exchange.client_ip)
     principal = caller.principal
     auth: str | None
-    if key == LOGIN_ROUTE:  # who tried, whatever credentials came along
+    if key in LOGIN_ROUTES:  # who tried, whatever credentials came along
         actor, role, auth, key_id = _login_username(exchange), None, "password", None
     else:
         actor = principal.username if principal else None
@@ -146,7 +148,7 @@ def _fixed(action: str) -> Callable[[Exchange], str]:
 
 
 _ACTIONS: dict[tuple[str, str], Callable[[Exchange], str]] = {
-    LOGIN_ROUTE: _fixed("login"),
+    **dict.fromkeys(LOGIN_ROUTES, _fixed("login")),
     ("POST", "/api/v1/accounts/{account}/orders"): _place_order,
     ("DELETE", "/api/v1/accounts/{account}/orders/{order_id}"): _fixed("cancel order"),
     ("DELETE", "/api/v1/accounts/{account}/orders"): _fixed("cancel all open orders"),

@@ -81,14 +81,14 @@ class RateLimits:
             await self.app(scope, receive, send)
             return
         quota = self._count("caller", self._api, caller_of(scope).rate_key)
-        order = ORDERS_PATH.match(scope["path"]) if scope["method"] == "POST" else None
-        if quota.allowed and order is not None:
-            for_account = self._count("account", self._orders, order[1])
+        account = _order_account(scope) if scope["method"] == "POST" else None
+        if quota.allowed and account is not None:
+            for_account = self._count("account", self._orders, account)
             if not for_account.allowed or for_account.remaining < quota.remaining:
                 quota = for_account
         if not quota.allowed:
             self._on_limited(quota.name)
-            await _refusal(quota, order[1] if order else None)(scope, receive, send)
+            await _refusal(quota, account)(scope, receive, send)
             return
 
         async def send_with_headers(message: Message) -> None:
@@ -132,6 +132,16 @@ def _refusal(quota: Quota, account: str | None) -> ASGIApp:
     )
     response.raw_headers.extend(quota.headers())
     return response
+
+
+def _order_account(scope: Scope) -> str | None:
+    """The account a `POST` to this path places an order on: `/api/v1/accounts/{id}/orders`,
+    or a path a dialect placing orders registered in `app.state.order_paths`."""
+    found = ORDERS_PATH.match(scope["path"])
+    if found is not None:
+        return found[1]
+    paths: dict[str, str] = getattr(scope["app"].state, "order_paths", {})
+    return paths.get(scope["path"])
 
 
 def _counted(scope: Scope) -> bool:

@@ -1,0 +1,99 @@
+"""Errors of the vnpy dialect: FastAPI's `{"detail": ...}`, as vnpy_webtrader answers, beside
+our own `{"error": {"code", "message", "details"}}` (API.md §3), with the status of our code.
+
+vnpy's clients read `detail` (a text, or FastAPI's list of field errors for a 422); our
+tools (audit, metrics) read `error.code`. Every route of the dialect uses `VnpyRoute`, so
+whatever a route or its dependencies raise is answered this way, never as a 500.
+"""
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tradebridge.api.encoding import json_response
+from tradebridge.api.errors import STATUS_BY_CODE
+from tradebridge.domain.errors import TradebridgeError
+from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = "the database cannot be reached; try again shortly"
+
+
+def vnpy_error(
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    *,
+    detail: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """`detail` defaults to `message`."""
+    body = {
+        "detail": message if detail is None else detail,
+        "error": {"code": code, "message": message, "details": details or {}},
+    }
+    if code == "unauthorized":
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
+    return json_response(body, STATUS_BY_CODE.get(code, 500), headers)
+
+
+def error_answer(exc: TradebridgeError) -> Response:
+    headers = None
+    if exc.code == "rate_limited" and "retry_after" in exc.details:
+        headers = {"Retry-After": str(exc.details["retry_after"])}
+    return vnpy_error(exc.code, exc.message, exc.details, headers=headers)
+
+
+def validation_answer(exc: RequestValidationError) -> Response:
+    """422 with FastAPI's list of field errors (without the input, which may hold anything
+    the client sent)."""
+    errors = [{"type": e["type"], "loc": list(e["loc"]), "msg": _message(e)} for e in exc.errors()]
+    fields = [
+        {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
+        for e in errors
+    ]
+    first = fields[0] if fields else {"field": "body", "message": "invalid request"}
+    return vnpy_error(
+        "validation_error",
+        f"{first['field']}: {first['message']}",
+        {"errors": fields},
+        detail=errors,
+    )
+
+
+def _message(error: Any) -> str:
+    """pydantic prefixes the text of a `ValueError` raised by a validator with
+    "Value error, "; the text alone says it."""
+    text = str(error["msg"])
+    return text.removeprefix("Value error, ")
+
+
+class VnpyRoute(APIRoute):
+    """A route whose failures are answered in the dialect's shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except TradebridgeError as exc:
+                return error_answer(exc)
+            except RequestValidationError as exc:
+                return validation_answer(exc)
+            except DATABASE_ERRORS as exc:
+                log.error(
+                    "database error on %s %s: %s",
+                    request.method,
+                    request.url.path,
+                    database_error_reason(exc),
+                )
+                return vnpy_error("engine_unavailable", DATABASE_DOWN)
+
+        return answer
