@@ -370,13 +370,33 @@ def test_whole_float_volume_is_accepted(trader: WebTrader) -> None:
     assert order["volume"] == 2.0
 
 
-def test_refused_orders_are_422_and_recorded_rejected(trader: WebTrader) -> None:
+def test_refused_orders_answer_their_id_and_show_rejected(trader: WebTrader) -> None:
+    """As vnpy's send_order: the id comes back, the refusal is the order's status."""
     off_tick = post_order(trader, {**OPEN_COPPER, "price": 86005.0})
-    body = refusal(off_tick, 422, "order_rejected")
-    assert body["error"]["details"]["reason"] == "invalid_tick_size"
-    orderid = body["error"]["details"]["order_id"]
-    statuses = {o["orderid"]: o["status"] for o in trader.get("/order")}
-    assert statuses[orderid] == "拒单"
+    assert off_tick.status_code == 200, off_tick.text
+    assert off_tick.headers["X-Reject-Reason"] == "invalid_tick_size"
+    vt_orderid = off_tick.json()["data"]
+    statuses = {o["vt_orderid"]: o["status"] for o in trader.get("/order")}
+    assert statuses[vt_orderid] == "拒单"
+
+
+def test_the_documents_order_example_runs_as_written(trader: WebTrader) -> None:
+    """Document 000's order, verbatim: its 2021 contract is not traded here, so the order is
+    recorded as refused, and the example still gets its `vt_orderid`."""
+    order_req = {
+        "symbol": "cu2112",
+        "exchange": "SHFE",
+        "direction": "多",
+        "type": "限价",
+        "volume": 1,
+        "price": 71030.0,
+        "offset": "开",
+        "reference": "WebTrader",
+    }
+    r = httpx.post(f"{trader.base_url}/order", json=order_req, headers=trader.headers)
+    vt_orderid = r.json()["data"]
+    (order,) = [o for o in trader.get("/order") if o["vt_orderid"] == vt_orderid]
+    assert (order["symbol"], order["exchange"], order["status"]) == ("cu2112", "SHFE", "拒单")
 
 
 def test_cancelling_a_filled_order_is_409(trader: WebTrader) -> None:

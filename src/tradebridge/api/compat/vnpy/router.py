@@ -21,7 +21,7 @@ from tradebridge.api.encoding import json_response
 from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.security import Principal, Scope
 from tradebridge.domain.enums import Offset
-from tradebridge.domain.errors import NotFound, ValidationFailed
+from tradebridge.domain.errors import NotFound, OrderRejected, ValidationFailed
 from tradebridge.domain.models import Quote, Trade
 
 router = APIRouter(route_class=VnpyRoute, tags=["vnpy WebTrader"])
@@ -124,9 +124,19 @@ async def contracts(dialect: DialectDep, engine: EngineDep, principal: Reader) -
 async def place_order(
     body: VnpyOrderBody, dialect: DialectDep, engine: EngineDep, principal: Trader
 ) -> Response:
-    """Answers the new order's `vt_orderid`. An order the account refuses is recorded as
-    rejected (`拒单`) and answered 422 with the reason."""
-    result = await engine.place(dialect.account, body.to_request())
+    """Answers the new order's `vt_orderid`. As in vnpy, where `send_order` returns the id
+    and a refusal arrives as the order's status, an order the account refuses (recorded as
+    rejected, `拒单`) is answered with its `vt_orderid` too; `X-Reject-Reason` carries the
+    reason. Malformed requests are 422."""
+    try:
+        result = await engine.place(dialect.account, body.to_request())
+    except OrderRejected as refused:
+        order_id = refused.details.get("order_id")
+        if not isinstance(order_id, str):
+            raise
+        response = _answer(dialect, dialect.view.vt_orderid(order_id))
+        response.headers["X-Reject-Reason"] = refused.reason.value
+        return response
     return _answer(dialect, dialect.view.vt_orderid(result.order.id))
 
 
