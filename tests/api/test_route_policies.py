@@ -114,6 +114,7 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("POST", "/token"): Call(EVERYONE, form={"username": "admin", "password": ADMIN_PASSWORD}),
     ("POST", "/tick/{vt_symbol}"): Call(READ),
     ("GET", "/tick"): Call(READ),
+    ("GET", "/health"): Call(EVERYONE),
     ("GET", "/contract"): Call(READ),
     ("POST", "/order"): Call(TRADE, json=VNPY_ORDER),
     ("GET", "/order"): Call(READ),

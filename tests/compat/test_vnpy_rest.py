@@ -449,3 +449,9 @@ def _logged_in(trader: WebTrader) -> bool:
         return trader.login("admin", ADMIN_PASSWORD)
     except httpx.TransportError:
         return False
+
+
+def test_the_guides_health_check_runs_as_written(server: Server) -> None:
+    response = httpx.get(f"{server.base_url}/health", timeout=5)
+    assert response.status_code == 200
+    assert response.json()["status"] in ("ok", "degraded")

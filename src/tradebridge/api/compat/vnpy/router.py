@@ -19,6 +19,7 @@ from tradebridge.api.compat.vnpy.requests import VnpyOrderBody
 from tradebridge.api.deps import Authenticator, AuthenticatorDep, EngineDep
 from tradebridge.api.encoding import json_response
 from tradebridge.api.engine_client import EngineClient
+from tradebridge.api.routers.v1.health import health as v1_health
 from tradebridge.api.security import Principal, Scope
 from tradebridge.domain.enums import Offset
 from tradebridge.domain.errors import NotFound, OrderRejected, ValidationFailed
@@ -112,6 +113,12 @@ async def _quotes(engine: EngineClient, account: str, symbols: list[str]) -> lis
         if not missing or len(rest) == len(symbols):
             raise
         return await engine.quotes(account, rest) if rest else []
+
+
+@router.get("/health", summary="Health, at the root as the vnpy WebTrader guide polls it")
+async def health(request: Request, engine: EngineDep) -> Response:
+    """The same answer as `GET /api/v1/health` (200, `status` ok or degraded)."""
+    return await v1_health(request, engine)
 
 
 @router.get("/contract", summary="Contracts (vnpy WebTrader)")
