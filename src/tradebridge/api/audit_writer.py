@@ -1,8 +1,9 @@
 """Writes audit rows off the request path: a thread per web worker, in batches.
 
-A request only appends its row to a queue. The writer thread takes what has gathered over
-`LINGER_S` (or `BATCH_ROWS`) and inserts it in one transaction, so on SQLite the web takes the
-database's write lock a few times a second at most instead of once per request, and the
+A request only appends its row to a list on the event loop. What gathers over `LINGER_S` (or
+`BATCH_ROWS`) is handed to the writer thread as one batch and inserted in one transaction: the
+thread wakes a few times a second, not once per request (each wake-up would take the GIL from
+the loop), and on SQLite the web takes the database's write lock that seldom too, so the
 engine's journal rarely waits for it. A failed write is retried with backoff (the rows wait in
 memory, up to `MAX_WAITING_ROWS`); `stop` writes what is left before the worker exits.
 """
@@ -36,7 +37,7 @@ class _Stop:
     """Asks the thread to write what is queued and end."""
 
 
-_Item = AuditRecord | concurrent.futures.Future[None] | _Stop
+_Item = list[AuditRecord] | concurrent.futures.Future[None] | _Stop
 
 
 class AuditWriter:
@@ -50,6 +51,9 @@ class AuditWriter:
         self._on_written = on_written
         self._on_dropped = on_dropped
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._batch: list[AuditRecord] = []
+        """Rows not yet handed to the thread (event loop only)."""
+        self._hand_off_timer: asyncio.TimerHandle | None = None
         self._queued = 0
         """Rows queued, counted by the event loop only."""
         self._done = 0
@@ -61,17 +65,31 @@ class AuditWriter:
         self._thread.start()
 
     def record(self, row: AuditRecord) -> None:
-        """Queue `row`; never waits."""
+        """Queue `row`; never waits. Called on the event loop."""
         if self._queued - self._done >= MAX_WAITING_ROWS:
             self._on_dropped(1)
             return
         self._queued += 1
-        self._queue.put(row)
+        self._batch.append(row)
+        if len(self._batch) >= BATCH_ROWS:
+            self._hand_off()
+        elif self._hand_off_timer is None:
+            self._hand_off_timer = asyncio.get_running_loop().call_later(LINGER_S, self._hand_off)
+
+    def _hand_off(self) -> None:
+        """Give the rows gathered so far to the thread, as one batch."""
+        if self._hand_off_timer is not None:
+            self._hand_off_timer.cancel()
+            self._hand_off_timer = None
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._queue.put(batch)
 
     async def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> None:
         """Wait (at most `timeout_s`) until the rows queued so far are written, so a reader
         of this worker sees its own rows."""
         done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._hand_off()
         self._queue.put(done)
         try:
             async with asyncio.timeout(timeout_s):
@@ -83,6 +101,7 @@ class AuditWriter:
         """Write every queued row (trying once more if the database fails), then end the
         thread. Blocks; at most `STOP_TIMEOUT_S`."""
         self._stopping.set()
+        self._hand_off()
         self._queue.put(_Stop())
         self._thread.join(STOP_TIMEOUT_S)
 
@@ -97,24 +116,19 @@ class AuditWriter:
                 done.set_result(None)
 
     def _gather(self) -> tuple[list[AuditRecord], list[concurrent.futures.Future[None]], bool]:
-        """The next batch: waits for a first item, then up to `LINGER_S` for more, less when
-        a flush or the stop asks for it."""
+        """Wait for the next batch, flush or stop, then take whatever else is waiting."""
         rows: list[AuditRecord] = []
         flushes: list[concurrent.futures.Future[None]] = []
         item = self._queue.get()
-        linger = LINGER_S
         while True:
             if isinstance(item, _Stop):
                 return rows, flushes, True
-            if isinstance(item, AuditRecord):
-                rows.append(item)
+            if isinstance(item, list):
+                rows.extend(item)
             else:
                 flushes.append(item)
-                linger = 0.0
-            if len(rows) >= BATCH_ROWS:
-                return rows, flushes, False
             try:
-                item = self._queue.get(timeout=linger) if linger else self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 return rows, flushes, False
 
