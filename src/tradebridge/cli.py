@@ -367,31 +367,20 @@ def key_create(
 ) -> None:
     """Create an API key; it is printed once, alone on the last line. Its scopes must be
     allowed by the user's role (viewer: read; trader: read, trade; admin: any)."""
-    from tradebridge.api.security import ROLE_SCOPES, Role, Scope, mint_api_key
-    from tradebridge.store import users
+    from tradebridge.api.key_issue import issue_api_key
+    from tradebridge.api.security import Scope
+    from tradebridge.domain.errors import ValidationFailed
 
     wanted = sorted({s.strip() for s in scopes.split(",") if s.strip()})
     if not wanted or any(s not in Scope._value2member_map_ for s in wanted):
         _fail(f"scopes must be among read, trade, admin (got {scopes!r})")
     if account is not None and _settings(config, data_dir).account(account) is None:
         _fail(f"no account {account!r} in the configuration")
-    minted = mint_api_key()
     with _users_db(config, data_dir) as db, db.begin() as conn:
-        record = users.get_user(conn, user)
-        if record is None:
-            _fail(f"no user {user!r}")
-        allowed = ROLE_SCOPES[Role(record.role)]
-        if any(Scope(s) not in allowed for s in wanted):
-            _fail(f"the role {record.role} of {user!r} does not allow the scopes {scopes!r}")
-        users.add_api_key(
-            conn,
-            key_id=minted.id,
-            user_id=record.id,
-            key_hash=minted.digest,
-            prefix=minted.prefix,
-            scopes=wanted,
-            account=account,
-        )
+        try:
+            minted, _ = issue_api_key(conn, user, [Scope(s) for s in wanted], account)
+        except ValidationFailed as refused:
+            _fail(refused.message)
     typer.echo(
         f"API key {minted.id} for {user} (scopes {','.join(wanted)}"
         f"{', account ' + account if account else ''}); it is shown only this once:"

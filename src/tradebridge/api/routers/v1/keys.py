@@ -12,8 +12,9 @@ from starlette.responses import Response
 
 from tradebridge.api.deps import AuthenticatorDep, EngineDep, Reader
 from tradebridge.api.encoding import json_response
+from tradebridge.api.key_issue import issue_api_key
 from tradebridge.api.openapi import returns
-from tradebridge.api.security import ROLE_SCOPES, Principal, Role, Scope, mint_api_key
+from tradebridge.api.security import MintedKey, Principal, Scope
 from tradebridge.domain.errors import Forbidden, NotFound, ValidationFailed
 from tradebridge.store import users
 
@@ -105,33 +106,13 @@ async def create_key(
     principal.require(Scope.READ, account)
     if account is not None and account not in {a.id for a in await engine.accounts()}:
         raise ValidationFailed(f"no account {account!r}", {"field": "account"})
-    minted = mint_api_key()
 
-    def store() -> users.ApiKeyInfo:
+    def store() -> tuple[MintedKey, users.ApiKeyInfo]:
         with authenticator.db.begin() as conn:
-            record = users.get_user(conn, owner)
-            if record is None:
-                raise ValidationFailed(f"no user {owner!r}", {"field": "user"})
-            allowed = ROLE_SCOPES[Role(record.role)]
-            if any(s not in allowed for s in scopes):
-                raise ValidationFailed(
-                    f"the role {record.role!r} of {owner!r} does not allow these scopes",
-                    {"field": "scopes"},
-                )
-            users.add_api_key(
-                conn,
-                key_id=minted.id,
-                user_id=record.id,
-                key_hash=minted.digest,
-                prefix=minted.prefix,
-                scopes=[s.value for s in scopes],
-                account=account,
-            )
-            info = users.get_api_key(conn, minted.id)
-        assert info is not None
-        return info
+            return issue_api_key(conn, owner, scopes, account)
 
-    view = _view(await run_in_threadpool(store))
+    minted, info = await run_in_threadpool(store)
+    view = _view(info)
     return json_response(NewKey(**msgspec.structs.asdict(view), key=minted.key), 201)
 
 
