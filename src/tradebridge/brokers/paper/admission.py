@@ -33,7 +33,7 @@ def admit(
 ) -> Ticket:
     """Check what `order` needs against the books and freeze it; return its ticket. Raises
     `OrderRejected` (insufficient funds or position, an odd-lot sell) having frozen nothing."""
-    kind, direction, source = classify(order)
+    kind, direction, source = classify(order.symbol, order.side, order.offset)
     ticket = Ticket(
         order, instrument, kind, broker_order_id, fees, direction=direction, source=source
     )

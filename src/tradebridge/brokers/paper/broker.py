@@ -66,6 +66,7 @@ from tradebridge.brokers.base import (
 )
 from tradebridge.brokers.paper.admission import admit, release
 from tradebridge.brokers.paper.bars import bars
+from tradebridge.brokers.paper.booking import book_execution
 from tradebridge.brokers.paper.clock import PaperClock
 from tradebridge.brokers.paper.fees import fee_schedules
 from tradebridge.brokers.paper.futures import CloseSource, FuturesBook
@@ -75,7 +76,7 @@ from tradebridge.brokers.paper.portfolio import Portfolio
 from tradebridge.brokers.paper.replay import book_fill, reopen
 from tradebridge.brokers.paper.rules import check_order
 from tradebridge.brokers.paper.sessions import Sessions, SessionState
-from tradebridge.brokers.paper.tickets import Ticket, TicketKind
+from tradebridge.brokers.paper.tickets import Ticket
 from tradebridge.brokers.paper.universe import build_universe
 from tradebridge.brokers.paper.walk import RandomWalk
 from tradebridge.config import PaperSettings
@@ -589,9 +590,8 @@ class PaperBroker(Broker):
     def _fill(self, ticket: Ticket, execution: Execution) -> None:
         """Book one execution, consume the displayed size and push fill, position, account."""
         order, instrument = ticket.order, ticket.instrument
-        contract, currency = instrument.contract, instrument.currency
         qty, price = execution
-        amount = round_money(price * qty * contract.multiplier)  # settled to the cent
+        amount = round_money(price * qty * instrument.contract.multiplier)  # settled to the cent
         fee = ticket.fee_for(amount)
         ticket.filled_notional += amount
         ticket.filled_qty += qty
@@ -601,30 +601,19 @@ class PaperBroker(Broker):
         still_frozen = ticket.cash_reserved_for(ticket.remaining)
         unfrozen = ticket.frozen_cash - still_frozen
         ticket.frozen_cash = still_frozen
-        portfolio = self._portfolio
-        if ticket.kind is TicketKind.BUY:
-            portfolio.buy(
-                order.symbol,
-                currency,
-                qty,
-                amount,
-                fee,
-                release=unfrozen,
-                unsettled=contract.t_plus > 0,
-            )
-        elif ticket.kind is TicketKind.SELL:
-            portfolio.sell(order.symbol, qty, amount, fee)
-        else:
-            assert ticket.direction is not None
-            side = self._futures.side(contract, ticket.direction)
-            if ticket.kind is TicketKind.OPEN:
-                margin = side.open(qty, price)
-                portfolio.book_futures(currency, ZERO, fee, frozen_change=margin - unfrozen)
-            else:
-                assert ticket.source is not None
-                pnl, margin = side.close(qty, price, ticket.source)
-                portfolio.book_futures(currency, pnl, fee, frozen_change=-margin)
-                self._futures.discard_if_empty(order.symbol, ticket.direction)
+        book_execution(
+            ticket.kind,
+            ticket.direction,
+            ticket.source,
+            instrument,
+            qty,
+            price,
+            amount,
+            fee,
+            released=unfrozen,
+            portfolio=self._portfolio,
+            futures=self._futures,
+        )
         self._market.consume(order.symbol, order.side, qty)
         now = self._clock()
         trade = Trade(

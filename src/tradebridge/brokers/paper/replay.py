@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from tradebridge.brokers.base import JournalFill
+from tradebridge.brokers.paper.booking import book_execution
 from tradebridge.brokers.paper.fees import FeeSchedule
-from tradebridge.brokers.paper.futures import FuturesBook, close_source, position_direction
+from tradebridge.brokers.paper.futures import FuturesBook
 from tradebridge.brokers.paper.portfolio import Portfolio
 from tradebridge.brokers.paper.tickets import Ticket, TicketKind, classify
 from tradebridge.brokers.paper.universe import Instrument
-from tradebridge.domain.enums import Offset, OrderStatus, OrderType, Side
+from tradebridge.domain.enums import OrderStatus, OrderType, Side
 from tradebridge.domain.models import Quote
 from tradebridge.domain.money import round_money
 from tradebridge.domain.orders import Order
@@ -33,35 +34,28 @@ def fill_amount(fill: JournalFill, instrument: Instrument) -> Decimal:
 def book_fill(
     fill: JournalFill, instrument: Instrument, portfolio: Portfolio, futures: FuturesBook
 ) -> None:
-    """Book one journaled fill into the cash, stock and futures books."""
-    contract, currency = instrument.contract, instrument.currency
-    amount = fill_amount(fill, instrument)
-    if fill.offset is None:
-        if fill.side is Side.BUY:
-            portfolio.buy(
-                fill.symbol,
-                currency,
-                fill.qty,
-                amount,
-                fill.fee,
-                release=ZERO,
-                unsettled=contract.t_plus > 0,
-            )
-        else:
-            portfolio.freeze_qty(fill.symbol, fill.qty)  # a sell takes shares its order froze
-            portfolio.sell(fill.symbol, fill.qty, amount, fill.fee)
-        return
-    direction = position_direction(fill.side, fill.offset)
-    position = futures.side(contract, direction)
-    if fill.offset is Offset.OPEN:
-        margin = position.open(fill.qty, fill.price)
-        portfolio.book_futures(currency, ZERO, fill.fee, frozen_change=margin)
-        return
-    source = close_source(fill.symbol, fill.offset)
-    position.frozen[source] += fill.qty  # a close takes lots its order froze
-    pnl, margin = position.close(fill.qty, fill.price, source)
-    portfolio.book_futures(currency, pnl, fill.fee, frozen_change=-margin)
-    futures.discard_if_empty(fill.symbol, direction)
+    """Book one journaled fill into the cash, stock and futures books, as the live fill
+    did; its order's freezes are not rebuilt, so a sell or close freezes what it takes."""
+    kind, direction, source = classify(fill.symbol, fill.side, fill.offset)
+    if kind is TicketKind.SELL:
+        portfolio.freeze_qty(fill.symbol, fill.qty)
+    elif kind is TicketKind.CLOSE:
+        assert direction is not None
+        assert source is not None
+        futures.side(instrument.contract, direction).frozen[source] += fill.qty
+    book_execution(
+        kind,
+        direction,
+        source,
+        instrument,
+        fill.qty,
+        fill.price,
+        fill_amount(fill, instrument),
+        fill.fee,
+        released=ZERO,
+        portfolio=portfolio,
+        futures=futures,
+    )
 
 
 def reopen(
@@ -76,7 +70,7 @@ def reopen(
 ) -> Ticket:
     """The ticket of an order still open at the restart, with its `fills` counted and what
     its open remainder needs frozen again."""
-    kind, direction, source = classify(order)
+    kind, direction, source = classify(order.symbol, order.side, order.offset)
     ticket = Ticket(
         order, instrument, kind, broker_order_id, fees, direction=direction, source=source
     )

@@ -39,15 +39,17 @@ class TicketKind(Enum):
     CLOSE = "close"
 
 
-def classify(order: Order) -> tuple[TicketKind, Direction | None, CloseSource | None]:
-    """What `order` does, and for futures the side of the book it works on and, for a
-    close, the lots it takes."""
-    if order.offset is None:
-        return (TicketKind.BUY if order.side is Side.BUY else TicketKind.SELL), None, None
-    direction = position_direction(order.side, order.offset)
-    if order.offset is Offset.OPEN:
+def classify(
+    symbol: str, side: Side, offset: Offset | None
+) -> tuple[TicketKind, Direction | None, CloseSource | None]:
+    """What an order (or a fill of it) does, and for futures the side of the book it works
+    on and, for a close, the lots it takes."""
+    if offset is None:
+        return (TicketKind.BUY if side is Side.BUY else TicketKind.SELL), None, None
+    direction = position_direction(side, offset)
+    if offset is Offset.OPEN:
         return TicketKind.OPEN, direction, None
-    return TicketKind.CLOSE, direction, close_source(order.symbol, order.offset)
+    return TicketKind.CLOSE, direction, close_source(symbol, offset)
 
 
 @dataclass(eq=False, slots=True)
