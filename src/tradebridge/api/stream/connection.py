@@ -33,10 +33,12 @@ Resume: replay, then live, no gap and no duplicate
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from tradebridge.api.security import Principal, Scope
 from tradebridge.api.stream.hub import READ_PAGE, StreamHub
@@ -149,6 +151,20 @@ class Connection:
         self._wake.set()
 
     # ----------------------------------------------------------------- writer
+
+    async def run(self, read_loop: Coroutine[Any, Any, None], name: str) -> None:
+        """Write with `write_loop` and read with `read_loop` until the connection closes,
+        then stop both."""
+        writer = asyncio.create_task(self.write_loop(), name=f"{name}-writer")
+        reader = asyncio.create_task(read_loop, name=f"{name}-reader")
+        try:
+            await self.closed.wait()
+        finally:
+            for task in (reader, writer):
+                task.cancel()
+            for task in (reader, writer):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def write_loop(self) -> None:
         """Send what is queued, account events and control messages before quotes."""

@@ -70,16 +70,9 @@ async def _serve(websocket: WebSocket, hub: StreamHub, query_token: str | None) 
     hub.register(connection)
     for text in hub.status_messages(connection):
         connection.offer_message(text)
-    writer = asyncio.create_task(connection.write_loop(), name="stream-writer")
-    reader = asyncio.create_task(_read_loop(websocket, connection), name="stream-reader")
     try:
-        await connection.closed.wait()
+        await connection.run(_read_loop(websocket, connection), "stream")
     finally:
-        for task in (reader, writer):
-            task.cancel()
-        for task in (reader, writer):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         connection.stop()
     if connection.close_code is not None and not connection.gone:
         log.info(

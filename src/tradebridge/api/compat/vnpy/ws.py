@@ -69,16 +69,7 @@ async def _serve(
     try:
         await websocket.accept()
         limit_send_buffer(websocket, hub.limits.send_buffer)
-        writer = asyncio.create_task(connection.write_loop(), name="vnpy-writer")
-        reader = asyncio.create_task(_read_until_gone(websocket, connection), name="vnpy-reader")
-        try:
-            await connection.closed.wait()
-        finally:
-            for task in (reader, writer):
-                task.cancel()
-            for task in (reader, writer):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await connection.run(_read_until_gone(websocket, connection), "vnpy")
     finally:
         dialect.feed.remove(connection)
     if connection.close_code is not None and not connection.gone:
