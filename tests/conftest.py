@@ -23,6 +23,10 @@ from tests.postgres_support import (
 
 ADMIN_PASSWORD = "admin-pass-for-tests"
 
+# Every engine the suite starts (in process or as a server) refuses a broker report made off
+# its loop thread (brokers/threads.py).
+os.environ["TRADEBRIDGE_CHECK_THREADS"] = "1"
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -53,7 +53,7 @@ async def start_harness(
         journal=journal,
         db=db,
         ids=IdGenerator(),
-        publish_quote=lambda quote: None,
+        publish_quote=lambda account, quote: None,
         publish_connection=lambda account, state, message: None,
     )
     await account.start()

@@ -146,8 +146,10 @@ async def test_malformed_requests_record_nothing(harness: Harness) -> None:
 async def test_illegal_broker_updates_are_refused(harness: Harness) -> None:
     order = (await harness.account.place(buy())).order
     before = stored_seqs(harness)
-    harness.account.on_order_update(OrderUpdate(order_id=order.id, status=OrderStatus.NEW))
-    harness.account.on_order_update(OrderUpdate(order_id=order.id, status=OrderStatus.CANCELED))
+    harness.account.reports.on_order_update(OrderUpdate(order_id=order.id, status=OrderStatus.NEW))
+    harness.account.reports.on_order_update(
+        OrderUpdate(order_id=order.id, status=OrderStatus.CANCELED)
+    )
     await harness.account.flush()
     assert harness.account.get_order(order.id).status is OrderStatus.FILLED
     assert stored_seqs(harness) == before
@@ -163,8 +165,8 @@ async def test_a_fill_reported_twice_is_applied_once(harness: Harness) -> None:
         fee=Decimal(0),
         time=order.created_at,
     )
-    harness.account.on_fill(fill)
-    harness.account.on_fill(fill)
+    harness.account.reports.on_fill(fill)
+    harness.account.reports.on_fill(fill)
     await harness.account.flush()
     current = harness.account.get_order(order.id)
     assert (current.status, current.filled_qty) == (OrderStatus.PARTIALLY_FILLED, 100)
