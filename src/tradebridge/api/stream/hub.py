@@ -55,7 +55,7 @@ from tradebridge.api.stream.messages import (
 from tradebridge.config import ServerSettings, Settings
 from tradebridge.engine.protocol import STATUS_TOPIC, AccountEvent, ConnectionEvent
 from tradebridge.rpc import EventSubscriber
-from tradebridge.rpc.link import web_curve
+from tradebridge.rpc.link import WebEnd
 from tradebridge.store import queries
 
 __all__ = ["EventSource", "Listener", "StreamHub", "StreamLimits"]
@@ -164,13 +164,13 @@ class StreamHub:
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
-    def from_settings(cls, settings: Settings, db: Engine) -> StreamHub:
+    def from_settings(cls, settings: Settings, link: WebEnd, db: Engine) -> StreamHub:
         """A hub reading the engine's event bus with its own `EventSubscriber`."""
         subscriber = EventSubscriber(
-            settings.engine.events_address,
+            link.events_address,
             TOPICS,
             heartbeat_ms=settings.engine.heartbeat_ms,
-            curve=web_curve(settings.engine),
+            curve=link.curve,
         )
         return cls(
             subscriber,
