@@ -50,7 +50,8 @@ def test_round_trip_keeps_the_body_raw_until_asked() -> None:
     # A request or heartbeat without the timing fields (an older peer) still reads.
     assert codec.decode_message(msgspec.msgpack.encode(["ping"])) == codec.Ping()
     old = codec.decode_message(msgspec.msgpack.encode(["req", 1, "m", None]))
-    assert isinstance(old, codec.Request) and old.deadline == float("inf")
+    assert isinstance(old, codec.Request)
+    assert old.deadline == float("inf")
 
 
 @pytest.mark.parametrize(
