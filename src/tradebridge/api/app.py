@@ -42,7 +42,7 @@ from tradebridge.bootstrap import announce_admin_password, prepare
 from tradebridge.config import Settings, load_settings
 from tradebridge.logs import configure_logging
 from tradebridge.rpc import RpcClient
-from tradebridge.rpc.link import web_curve
+from tradebridge.rpc.link import WebEnd, web_end
 from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason, display_url
 from tradebridge.supervisor import die_with_parent
 
@@ -74,10 +74,11 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
         if settings.metrics.enabled
         else None
     )
+    link = web_end(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rpc = _rpc_client(settings, metrics)
+        rpc = _rpc_client(settings, link, metrics)
         await rpc.start()
         # Give a starting engine a moment, so the first requests do not fail needlessly;
         # if it is down, requests answer 503 engine_unavailable until it is back.
@@ -85,9 +86,9 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
         app.state.engine = EngineClient(rpc)
         opening: asyncio.Task[None] | None = None
         try:
-            await _open_database(app, settings)
+            await _open_database(app, settings, link)
         except DATABASE_ERRORS as exc:
-            opening = asyncio.create_task(_open_database_later(app, settings, exc))
+            opening = asyncio.create_task(_open_database_later(app, settings, link, exc))
         sampling = asyncio.create_task(_sample_metrics(app)) if metrics_dir and metrics else None
         try:
             yield
@@ -116,7 +117,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     app.state.stream = None
     app.state.audit = None
     app.state.database_open = False
-    app.state.engine_address = settings.engine.rpc_address
+    app.state.engine_address = link.rpc_address
     app.state.default_account = settings.accounts[0].id
     app.state.metrics = metrics
     token = settings.metrics.token
@@ -147,10 +148,9 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     return app
 
 
-def _rpc_client(settings: Settings, metrics: Metrics | None) -> RpcClient:
-    address = settings.engine.rpc_address
+def _rpc_client(settings: Settings, link: WebEnd, metrics: Metrics | None) -> RpcClient:
+    address, curve = link.rpc_address, link.curve
     heartbeat_ms, timeout_ms = settings.engine.heartbeat_ms, settings.engine.rpc_timeout_ms
-    curve = web_curve(settings.engine)
     if metrics is None:
         return RpcClient(address, heartbeat_ms=heartbeat_ms, timeout_ms=timeout_ms, curve=curve)
     return MeasuredRpcClient(
@@ -158,12 +158,12 @@ def _rpc_client(settings: Settings, metrics: Metrics | None) -> RpcClient:
     )
 
 
-async def _open_database(app: FastAPI, settings: Settings) -> None:
+async def _open_database(app: FastAPI, settings: Settings, link: WebEnd) -> None:
     """Open the database and start what needs it: authentication, the stream hub."""
     prepared = await asyncio.to_thread(prepare, settings)
     announce_admin_password(prepared)  # a first run whose database was away until now
     engine: EngineClient = app.state.engine
-    hub = StreamHub.from_settings(settings, prepared.db, QuoteInterest(engine.watch_quotes))
+    hub = StreamHub.from_settings(settings, link, prepared.db, QuoteInterest(engine.watch_quotes))
     try:
         await hub.start()  # one event subscriber per worker, shared by its WebSockets
     except BaseException:
@@ -190,7 +190,9 @@ async def _open_database(app: FastAPI, settings: Settings) -> None:
     app.state.database_open = True
 
 
-async def _open_database_later(app: FastAPI, settings: Settings, error: Exception) -> None:
+async def _open_database_later(
+    app: FastAPI, settings: Settings, link: WebEnd, error: Exception
+) -> None:
     """Try again, with backoff, until the database opens; requests get 503 meanwhile."""
     url = display_url(settings.database_url)
     delay = RETRY_START_S
@@ -200,7 +202,7 @@ async def _open_database_later(app: FastAPI, settings: Settings, error: Exceptio
         await asyncio.sleep(delay)
         delay = min(delay * 2, RETRY_MAX_S)
         try:
-            await _open_database(app, settings)
+            await _open_database(app, settings, link)
         except DATABASE_ERRORS as exc:
             error = exc
         else:
