@@ -1,9 +1,11 @@
-"""Errors of the vnpy dialect: FastAPI's `{"detail": ...}`, as vnpy_webtrader answers, beside
-our own `{"error": {"code", "message", "details"}}` (API.md §3), with the status of our code.
+"""Errors of the dialects of FastAPI servers (vnpy_webtrader, document 001's QMT backend):
+FastAPI's `{"detail": ...}` beside our own `{"error": {"code", "message", "details"}}`
+(API.md §3), with the status of our code.
 
-vnpy's clients read `detail` (a text, or FastAPI's list of field errors for a 422); our
-tools (audit, metrics) read `error.code`. Every route of the dialect uses `VnpyRoute`, so
-whatever a route or its dependencies raise is answered this way, never as a 500.
+Their clients read `detail` (a text, or FastAPI's list of field errors for a 422); our
+tools (audit, metrics) read `error.code`. Every route of such a dialect uses `DetailRoute`
+(or a subclass), so whatever a route or its dependencies raise is answered this way, never
+as a 500.
 """
 
 import logging
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 DATABASE_DOWN = "the database cannot be reached; try again shortly"
 
 
-def vnpy_error(
+def detail_error(
     code: str,
     message: str,
     details: dict[str, Any] | None = None,
@@ -47,7 +49,7 @@ def error_answer(exc: TradebridgeError) -> Response:
     headers = None
     if exc.code == "rate_limited" and "retry_after" in exc.details:
         headers = {"Retry-After": str(exc.details["retry_after"])}
-    return vnpy_error(exc.code, exc.message, exc.details, headers=headers)
+    return detail_error(exc.code, exc.message, exc.details, headers=headers)
 
 
 def validation_answer(exc: RequestValidationError) -> Response:
@@ -59,7 +61,7 @@ def validation_answer(exc: RequestValidationError) -> Response:
         for e in errors
     ]
     first = fields[0] if fields else {"field": "body", "message": "invalid request"}
-    return vnpy_error(
+    return detail_error(
         "validation_error",
         f"{first['field']}: {first['message']}",
         {"errors": fields},
@@ -74,8 +76,8 @@ def _message(error: Any) -> str:
     return text.removeprefix("Value error, ")
 
 
-class VnpyRoute(APIRoute):
-    """A route whose failures are answered in the dialect's shape."""
+class DetailRoute(APIRoute):
+    """A route whose failures are answered with `detail` and `error`."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -94,6 +96,6 @@ class VnpyRoute(APIRoute):
                     request.url.path,
                     database_error_reason(exc),
                 )
-                return vnpy_error("engine_unavailable", DATABASE_DOWN)
+                return detail_error("engine_unavailable", DATABASE_DOWN)
 
         return answer

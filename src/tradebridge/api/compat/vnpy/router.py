@@ -12,8 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from tradebridge.api.compat.detail_errors import DetailRoute
 from tradebridge.api.compat.vnpy.dialect import VnpyDialect
-from tradebridge.api.compat.vnpy.errors import VnpyRoute
 from tradebridge.api.compat.vnpy.mapping import is_futures, read_vt_symbol
 from tradebridge.api.compat.vnpy.requests import VnpyOrderBody
 from tradebridge.api.deps import Authenticator, AuthenticatorDep, EngineDep
@@ -25,7 +25,7 @@ from tradebridge.domain.enums import Offset
 from tradebridge.domain.errors import NotFound, OrderRejected, ValidationFailed
 from tradebridge.domain.models import Quote, Trade
 
-router = APIRouter(route_class=VnpyRoute, tags=["vnpy WebTrader"])
+router = APIRouter(route_class=DetailRoute, tags=["vnpy WebTrader"])
 
 PAGE = 1000
 """Orders and trades listed: the latest this many (the most /api/v1 gives at once)."""

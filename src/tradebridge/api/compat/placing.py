@@ -1,0 +1,223 @@
+"""Placing an order from a dialect whose clients send no client order id (the QMT dialects,
+API.md §5), so that neither a lost answer nor the caller's retry places it twice.
+
+On /api/v1 a caller who got no answer sends its `client_order_id` again, which finds the
+order instead of placing a second one. xtquant scripts and document 001's clients have no
+such id, so the dialect gives each order one (`<prefix><ULID>`) and:
+
+1. **Settles an unknown outcome itself.** A send the engine got but did not answer
+   (`Timeout`: it was slow, or stopped and came back) is sent again with the same client
+   order id, which finds the order if it was placed and places it once if not, until the
+   engine answers or `settle_s` has passed (then 504). A first send the engine never got
+   (`EngineUnavailable`) is answered 503 at once: nothing was placed.
+2. **Remembers what it could not settle.** From its first unanswered send until its caller
+   is told the outcome, the placement is kept in `unsettled_placements` under a digest of
+   the caller and the order's parameters. Within `RETRY_WINDOW`, the same caller placing the
+   same order is taken to retry it: the client order id is reused, so the retry answers the
+   order the first attempt placed, or places it once. A placement is forgotten once a caller
+   is told its outcome: answered to a caller still connected, or shown in one of the
+   dialects' order lists.
+
+So a legitimate second identical order, sent by the same caller within `RETRY_WINDOW` of a
+504 for the first and before seeing that one listed, is taken for the first's retry.
+"""
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from sqlalchemy import Engine
+
+from tradebridge.api.compat.aliases import alias_of, transact
+from tradebridge.api.engine_client import EngineClient
+from tradebridge.api.security import Principal
+from tradebridge.domain.enums import OrderStatus
+from tradebridge.domain.errors import EngineUnavailable, OrderRejected, Timeout, TradebridgeError
+from tradebridge.domain.orders import Order, OrderRequest
+from tradebridge.engine.protocol import PlaceResult
+from tradebridge.ids import IdGenerator
+from tradebridge.store import dialect_orders
+from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
+
+log = logging.getLogger(__name__)
+
+RETRY_WINDOW = timedelta(minutes=5)
+"""How long an unsettled placement is taken for the retry of the same order."""
+PAUSE_S = 0.25
+"""Between sends while the engine is away (it restarts in about a second)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """The account took the order (it may have filled already)."""
+
+    order: Order
+    alias: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The account refused the order; it is recorded as rejected."""
+
+    order_id: str
+    alias: int
+    reason: str
+    """`reject_reason` (API.md §3)."""
+    message: str
+
+
+StillConnected = Callable[[], Awaitable[bool]]
+
+
+class Placer:
+    """Places the orders of one dialect on its account."""
+
+    def __init__(self, account: str, id_prefix: str, settle_s: float) -> None:
+        self.account = account
+        self._id_prefix = id_prefix
+        self._settle_s = settle_s
+        self._ids = IdGenerator()
+
+    async def place(
+        self,
+        engine: EngineClient,
+        db: Engine,
+        request: OrderRequest,
+        caller: Principal,
+        still_connected: StillConnected,
+    ) -> Taken | Refused:
+        """Raises the engine's errors but `OrderRejected` (a `Refused`), and `Timeout` when
+        the outcome is still unknown after `settle_s` (its `details.client_order_id`)."""
+        memory: _Memory | None = None
+        if request.client_order_id is None:
+            key = request_key(self.account, caller, request)
+            since = datetime.now(UTC) - RETRY_WINDOW
+            earlier = await transact(
+                db, lambda conn: dialect_orders.unsettled_placement(conn, self.account, key, since)
+            )
+            client_order_id = earlier or self._id_prefix + self._ids.new_id()
+            memory = _Memory(db, self.account, key, client_order_id, kept=earlier is not None)
+            request = msgspec.structs.replace(request, client_order_id=client_order_id)
+        try:
+            result = await self._send(engine, request, memory)
+        except OrderRejected as refused:
+            order_id = refused.details.get("order_id")
+            if not isinstance(order_id, str):
+                raise
+            if memory is not None:
+                await memory.told(still_connected)
+            alias = await alias_of(db, self.account, order_id)
+            return Refused(order_id, alias, refused.reason.value, refused.message)
+        except (Timeout, EngineUnavailable):
+            raise
+        except TradebridgeError:  # the engine answered: nothing was placed
+            if memory is not None:
+                await memory.told(still_connected)
+            raise
+        if memory is not None:
+            await memory.told(still_connected)
+        order = result.order
+        alias = await alias_of(db, self.account, order.id)
+        if order.status is OrderStatus.REJECTED:  # a retry of an order refused before
+            reason = order.reject_reason or "rejected"
+            return Refused(order.id, alias, reason, f"order {order.id} was rejected: {reason}")
+        return Taken(order, alias)
+
+    async def _send(
+        self, engine: EngineClient, request: OrderRequest, memory: "_Memory | None"
+    ) -> PlaceResult:
+        """Send until the engine answers. A retry of an unsettled placement starts out
+        unknown: what its first attempt did is not known yet."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settle_s
+        unknown = memory is not None and memory.kept
+        while True:
+            try:
+                return await engine.place(self.account, request)
+            except Timeout:
+                unknown = True
+                if memory is not None:
+                    await memory.keep()
+            except EngineUnavailable:
+                if not unknown:
+                    raise
+                await asyncio.sleep(PAUSE_S)
+            if loop.time() >= deadline:
+                raise Timeout(
+                    "no answer from the engine in time: the order may have been placed. "
+                    "Look for it in the orders, or send the same order again: within "
+                    f"{RETRY_WINDOW.seconds // 60} minutes it is taken for this one's retry",
+                    {"client_order_id": request.client_order_id},
+                )
+
+
+class _Memory:
+    """The unsettled placement of one request, kept from its first unanswered send."""
+
+    def __init__(
+        self, db: Engine, account: str, key: str, client_order_id: str, *, kept: bool
+    ) -> None:
+        self._db = db
+        self._account = account
+        self._key = key
+        self.client_order_id = client_order_id
+        self.kept = kept
+
+    async def keep(self) -> None:
+        """Best effort: the placement goes on if the database cannot be written."""
+        if self.kept:
+            return
+        now = datetime.now(UTC)
+        try:
+            await transact(
+                self._db,
+                lambda conn: dialect_orders.remember_placement(
+                    conn, self._account, self._key, self.client_order_id, now, now - RETRY_WINDOW
+                ),
+            )
+        except DATABASE_ERRORS as exc:
+            log.warning(
+                "account %s: an unanswered placement could not be remembered (%s); a retry "
+                "of it is a new order",
+                self._account,
+                database_error_reason(exc),
+            )
+            return
+        self.kept = True
+
+    async def told(self, still_connected: StillConnected) -> None:
+        """The outcome is known: forget the placement if its caller will hear it."""
+        if not self.kept or not await still_connected():
+            return
+        await transact(
+            self._db, lambda conn: dialect_orders.forget_placement(conn, self._account, self._key)
+        )
+        self.kept = False
+
+
+def request_key(account: str, caller: Principal, request: OrderRequest) -> str:
+    """A digest of who places what: the same for a retry of the same order by the same
+    caller (API key, else user)."""
+    who = f"key:{caller.key_id}" if caller.key_id is not None else f"user:{caller.username}"
+    parts = (
+        account,
+        who,
+        request.symbol,
+        request.side,
+        request.qty,
+        request.type,
+        request.limit_price,
+        request.time_in_force,
+        request.offset,
+    )
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+async def forget_shown(db: Engine, account: str, orders: list[Order]) -> None:
+    """The dialects' order lists told their caller these orders' outcome."""
+    ids = [o.client_order_id for o in orders if o.client_order_id is not None]
+    await transact(db, lambda conn: dialect_orders.forget_shown(conn, account, ids))

@@ -1,0 +1,183 @@
+"""The routes of document 001's FastAPI QMT backend (`/trading/status`, `account-info`,
+`place-order` and its alias `order`, `orders`, `positions`, `cancel-order`), under
+`[compat.qmt_service] prefix`, for one account.
+
+Each route is the engine call of its /api/v1 counterpart, with the same credentials: `read`
+on the account for the queries, `trade` to place and cancel. `place-order` and
+`cancel-order` always answer `{"success", "order_id", "message"}`: a refusal or a failure
+of the engine is a 4xx/5xx with `success: false` (never 200 with an order id of -1), beside
+FastAPI's `detail` and our `error`; failures of the request itself (credentials, a
+malformed body) are FastAPI's `{"detail"}` and our `error` alone, as in the original.
+"""
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import Engine
+from starlette.responses import Response
+
+from tradebridge.api.compat.access import scoped
+from tradebridge.api.compat.aliases import aliases, order_id_of
+from tradebridge.api.compat.detail_errors import DetailRoute
+from tradebridge.api.compat.placing import Placer, Refused, forget_shown
+from tradebridge.api.compat.qmt_service.bodies import CancelOrderBody, PlaceOrderBody
+from tradebridge.api.compat.qmt_service.objects import (
+    account_info_object,
+    order_object,
+    position_object,
+    shown_positions,
+    status_object,
+)
+from tradebridge.api.deps import EngineDep
+from tradebridge.api.encoding import json_response
+from tradebridge.api.errors import STATUS_BY_CODE
+from tradebridge.api.security import Principal, Scope
+from tradebridge.config import Settings
+from tradebridge.domain.enums import OrderStatus
+from tradebridge.domain.errors import NotFound, TradebridgeError
+
+STATE = "qmt_service"
+PAGE = 1000
+"""Orders listed: the latest this many (the most /api/v1 gives at once)."""
+CLIENT_ID_PREFIX = "qmt-"
+"""Of the client order ids the dialect gives orders placed without one."""
+
+router = APIRouter(route_class=DetailRoute, tags=["MiniQMT service (document 001)"])
+
+
+class QmtServiceDialect:
+    def __init__(self, settings: Settings) -> None:
+        self.account = settings.compat.qmt_service.account
+        self.placer = Placer(
+            self.account, CLIENT_ID_PREFIX, settle_s=3 * settings.engine.rpc_timeout_ms / 1000
+        )
+
+
+async def _dialect(request: Request) -> QmtServiceDialect:
+    dialect: QmtServiceDialect = getattr(request.app.state, STATE)
+    return dialect
+
+
+async def _db(request: Request) -> Engine:
+    db: Engine = request.app.state.db
+    return db
+
+
+DialectDep = Annotated[QmtServiceDialect, Depends(_dialect)]
+DbDep = Annotated[Engine, Depends(_db)]
+Reader = Annotated[Principal, scoped(STATE, Scope.READ)]
+Trader = Annotated[Principal, scoped(STATE, Scope.TRADE)]
+
+
+def _order_answer(order_id: int, message: str) -> Response:
+    return json_response({"success": True, "order_id": order_id, "message": message})
+
+
+def _order_failure(
+    code: str,
+    message: str,
+    details: dict[str, Any],
+    order_id: int | None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {
+        "success": False,
+        "order_id": order_id,
+        "message": message,
+        "detail": message,
+        "error": {"code": code, "message": message, "details": details},
+    }
+    return json_response(body, STATUS_BY_CODE.get(code, 500), headers)
+
+
+def _failed(error: TradebridgeError, order_id: int | None) -> Response:
+    return _order_failure(error.code, error.message, error.details, order_id)
+
+
+def _refused(refused: Refused) -> Response:
+    """422 `order_rejected`: the order is recorded as rejected (`orders` shows it with its
+    alias and the reason in `message`)."""
+    details = {"reason": refused.reason, "order_id": refused.order_id}
+    headers = {"X-Reject-Reason": refused.reason}
+    return _order_failure(
+        "order_rejected", refused.message, details, refused.alias, headers=headers
+    )
+
+
+@router.get("/status", summary="Connection (MiniQMT service)")
+async def status(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
+    info = next((a for a in await engine.accounts() if a.id == dialect.account), None)
+    if info is None:
+        raise NotFound(f"the engine has no account {dialect.account}")
+    return json_response(status_object(info))
+
+
+@router.get("/account-info", summary="Account balance (MiniQMT service)")
+async def account_info(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
+    summary, positions = await asyncio.gather(
+        engine.summary(dialect.account), engine.positions(dialect.account)
+    )
+    return json_response(account_info_object(summary, positions))
+
+
+@router.post("/place-order", summary="Place an order (MiniQMT service)")
+@router.post("/order", summary="Place an order, alias of place-order (MiniQMT service)")
+async def place_order(
+    body: PlaceOrderBody,
+    request: Request,
+    dialect: DialectDep,
+    engine: EngineDep,
+    db: DbDep,
+    principal: Trader,
+) -> Response:
+    """`order_id` is the order's integer alias. Without a `client_order_id` the dialect
+    gives the order one, and settles a lost answer itself (see `compat.placing`)."""
+
+    async def still_connected() -> bool:
+        return not await request.is_disconnected()
+
+    try:
+        placed = await dialect.placer.place(
+            engine, db, body.to_request(), principal, still_connected
+        )
+    except TradebridgeError as failed:
+        return _failed(failed, None)
+    if isinstance(placed, Refused):
+        return _refused(placed)
+    return _order_answer(placed.alias, f"order {placed.alias} {placed.order.status.value}")
+
+
+@router.post("/cancel-order", summary="Cancel an order (MiniQMT service)")
+async def cancel_order(
+    body: CancelOrderBody, dialect: DialectDep, engine: EngineDep, db: DbDep, principal: Trader
+) -> Response:
+    """`message` is `canceled`, or `cancel requested` while the broker has not confirmed."""
+    alias = body.order_id
+    order_id = await order_id_of(db, dialect.account, alias)
+    if order_id is None:
+        missing = NotFound(f"no order {alias} in account {dialect.account}", {"order_id": alias})
+        return _failed(missing, alias)
+    try:
+        order = await engine.cancel(dialect.account, order_id)
+    except TradebridgeError as failed:
+        return _failed(failed, alias)
+    canceled = order.status is OrderStatus.CANCELED
+    return _order_answer(alias, "canceled" if canceled else "cancel requested")
+
+
+@router.get("/orders", summary="Orders (MiniQMT service)")
+async def orders(dialect: DialectDep, engine: EngineDep, db: DbDep, principal: Reader) -> Response:
+    """The latest 1000 orders, oldest first, whoever placed them."""
+    found = await engine.list_orders(
+        dialect.account, status="all", symbol=None, limit=PAGE, after=None
+    )
+    known = await aliases(db, dialect.account, [o.id for o in found])
+    await forget_shown(db, dialect.account, found)
+    return json_response([order_object(o, known[o.id]) for o in found])
+
+
+@router.get("/positions", summary="Positions (MiniQMT service)")
+async def positions(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
+    found = await engine.positions(dialect.account)
+    return json_response([position_object(p) for p in shown_positions(found)])

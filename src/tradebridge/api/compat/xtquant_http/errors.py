@@ -1,0 +1,85 @@
+"""Failures of the xtquant dialect: the status and `{"error": {"code", "message",
+"details"}}` of API.md §3, with what xtquant answers on failure beside it where a script
+reads it: `"order_id": -1` on `place_order`, `"cancel_order_result": -1` on `cancel_order`,
+and the error code in `X-Reject-Reason` on both.
+
+A refusal by the account (`place_order`) and a cancel that cannot be done (`cancel_order`)
+are not failures of the request: they answer 200 with -1, as xtquant's calls return it (the
+routes do that themselves). Every route uses `XtquantRoute`, so whatever it or its
+dependencies raise (credentials, parameters, the engine) is answered this way, never as a
+500 page.
+"""
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tradebridge.api.encoding import json_response
+from tradebridge.api.errors import STATUS_BY_CODE
+from tradebridge.domain.errors import TradebridgeError
+from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
+
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = "the database cannot be reached; try again shortly"
+REJECT_REASON = "X-Reject-Reason"
+FAILED = -1
+FAILURE_FIELDS: dict[str, dict[str, int]] = {
+    "place_order": {"order_id": FAILED},
+    "cancel_order": {"cancel_order_result": FAILED},
+}
+"""By route (endpoint name): what xtquant returns when the call fails."""
+
+
+def minus_one(
+    route: str, reason: str, status: int = 200, body: dict[str, Any] | None = None
+) -> Response:
+    """xtquant's -1 answer of `route`, `reason` in `X-Reject-Reason`."""
+    return json_response({**FAILURE_FIELDS[route], **(body or {})}, status, {REJECT_REASON: reason})
+
+
+def failure(route: str, code: str, message: str, details: dict[str, Any]) -> Response:
+    error = {"error": {"code": code, "message": message, "details": details}}
+    status = STATUS_BY_CODE.get(code, 500)
+    if route in FAILURE_FIELDS:
+        return minus_one(route, code, status, error)
+    return json_response(error, status)
+
+
+def _validation(route: str, exc: RequestValidationError) -> Response:
+    fields = [
+        {"field": ".".join(str(p) for p in e["loc"][1:]) or "query", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    first = fields[0] if fields else {"field": "query", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}"
+    return failure(route, "validation_error", message, {"errors": fields})
+
+
+class XtquantRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        route = self.name
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except TradebridgeError as exc:
+                return failure(route, exc.code, exc.message, exc.details)
+            except RequestValidationError as exc:
+                return _validation(route, exc)
+            except DATABASE_ERRORS as exc:
+                log.error(
+                    "database error on %s %s: %s",
+                    request.method,
+                    request.url.path,
+                    database_error_reason(exc),
+                )
+                return failure(route, "engine_unavailable", DATABASE_DOWN, {})
+
+        return answer
