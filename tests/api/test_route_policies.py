@@ -61,6 +61,8 @@ VNPY_ORDER = {
     "volume": 100,
     "price": 1400.0,
 }
+QMT_ORDER = {"stock_code": "600519.SH", "action": "BUY", "quantity": 100, "price": 1400.0}
+XT_ORDER = {"stock_code": "600519.SH", "volumn": "100", "price": "1400"}
 HT_INSTANCE = "PolicyInstance000001"
 """The httptrading instance of the account `paper`."""
 
@@ -122,6 +124,20 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/trade"): Call(READ),
     ("GET", "/position"): Call(READ),
     ("GET", "/account"): Call(READ),
+    ("GET", "/api/v1/trading/status"): Call(READ),
+    ("GET", "/api/v1/trading/account-info"): Call(READ),
+    ("POST", "/api/v1/trading/place-order"): Call(TRADE, json=QMT_ORDER),
+    ("POST", "/api/v1/trading/order"): Call(TRADE, json=QMT_ORDER),
+    ("GET", "/api/v1/trading/orders"): Call(READ),
+    ("GET", "/api/v1/trading/positions"): Call(READ),
+    ("POST", "/api/v1/trading/cancel-order"): Call(TRADE, json={"order_id": 999999}),
+    ("GET", "/xtquant/trade/login"): Call(READ),
+    ("GET", "/xtquant/trade/query/assets"): Call(READ),
+    ("GET", "/xtquant/trade/query/holding"): Call(READ),
+    ("GET", "/xtquant/trade/query/trade"): Call(READ),
+    ("GET", "/xtquant/trade/query/order"): Call(READ),
+    ("GET", "/xtquant/trade/place_order"): Call(TRADE, query=XT_ORDER),
+    ("GET", "/xtquant/trade/cancel_order"): Call(TRADE, query={"order_id": "999999"}),
 }
 
 PATH_VALUES = {
@@ -156,7 +172,10 @@ def policies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Policies]:
     paper = '[[accounts]]\nid = "paper"\n'
     instance = f'httptrading_instance_id = "{HT_INSTANCE}"\n'
     config.write_text(config.read_text().replace(paper, paper + instance))
-    config.write_text(config.read_text() + "\n[compat.vnpy]\nenabled = true\n")
+    dialects = "vnpy", "qmt_service", "xtquant_http"
+    config.write_text(
+        config.read_text() + "".join(f"\n[compat.{d}]\nenabled = true\n" for d in dialects)
+    )
     server = start_server(config)
     admin = server.login()
     viewer = server.login(add_user(server, "viewer"), PASSWORD)
