@@ -108,9 +108,9 @@ class Placer:
             order_id = refused.details.get("order_id")
             if not isinstance(order_id, str):
                 raise
+            alias = await self._alias(db, order_id, request)
             if memory is not None:
                 await memory.told(still_connected)
-            alias = await alias_of(db, self.account, order_id)
             return Refused(order_id, alias, refused.reason.value, refused.message)
         except (Timeout, EngineUnavailable):
             raise
@@ -118,14 +118,33 @@ class Placer:
             if memory is not None:
                 await memory.told(still_connected)
             raise
+        order = result.order
+        alias = await self._alias(db, order.id, request)
         if memory is not None:
             await memory.told(still_connected)
-        order = result.order
-        alias = await alias_of(db, self.account, order.id)
         if order.status is OrderStatus.REJECTED:  # a retry of an order refused before
             reason = order.reject_reason or "rejected"
             return Refused(order.id, alias, reason, f"order {order.id} was rejected: {reason}")
         return Taken(order, alias)
+
+    async def _alias(self, db: Engine, order_id: str, request: OrderRequest) -> int:
+        """The alias of an order just placed or refused. If the database cannot give one,
+        the caller must not take the order for not placed: 504, as for a lost answer (the
+        placement stays remembered, if it was)."""
+        try:
+            return await alias_of(db, self.account, order_id)
+        except DATABASE_ERRORS as exc:
+            log.error(
+                "account %s: order %s has no integer id: %s",
+                self.account,
+                order_id,
+                database_error_reason(exc),
+            )
+            raise Timeout(
+                f"order {order_id} was placed, but the database cannot be reached to give it "
+                "its integer id; look for it in the orders once it is back",
+                {"order_id": order_id, "client_order_id": request.client_order_id},
+            ) from None
 
     async def _send(
         self, engine: EngineClient, request: OrderRequest, memory: "_Memory | None"
@@ -190,12 +209,22 @@ class _Memory:
         self.kept = True
 
     async def told(self, still_connected: StillConnected) -> None:
-        """The outcome is known: forget the placement if its caller will hear it."""
+        """The outcome is known: forget the placement if its caller will hear it (best
+        effort: a placement left behind is forgotten after `RETRY_WINDOW`)."""
         if not self.kept or not await still_connected():
             return
-        await transact(
-            self._db, lambda conn: dialect_orders.forget_placement(conn, self._account, self._key)
-        )
+        try:
+            await transact(
+                self._db,
+                lambda conn: dialect_orders.forget_placement(conn, self._account, self._key),
+            )
+        except DATABASE_ERRORS as exc:
+            log.warning(
+                "account %s: a settled placement could not be forgotten (%s)",
+                self._account,
+                database_error_reason(exc),
+            )
+            return
         self.kept = False
 
 
