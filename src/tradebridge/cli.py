@@ -165,6 +165,8 @@ def web(
     """
     import uvicorn
 
+    from tradebridge.api.server_protocol import GuardedHttpProtocol, GuardedWebSocketProtocol
+    from tradebridge.api.stream.messages import MAX_CLIENT_MESSAGE
     from tradebridge.bootstrap import announce_admin_password
 
     settings = _settings(config, data_dir, host, port, workers)
@@ -183,6 +185,7 @@ def web(
     os.environ["TRADEBRIDGE_HOST"] = settings.server.host
     os.environ["TRADEBRIDGE_PORT"] = str(settings.server.port)
     signal.signal(signal.SIGTERM, _after_graceful_stop)
+    proxies = settings.server.trusted_proxies
     uvicorn.run(
         "tradebridge.api.app:app_from_environment",
         factory=True,
@@ -190,7 +193,14 @@ def web(
         port=settings.server.port,
         workers=settings.server.workers,
         loop="auto",
-        http="httptools",
+        http=GuardedHttpProtocol,
+        ws=GuardedWebSocketProtocol,
+        # A larger client message is refused (closed 1009) before it is buffered.
+        ws_max_size=MAX_CLIENT_MESSAGE,
+        # X-Forwarded-For / -Proto only from the configured proxies (uvicorn's default would
+        # believe any process on this host, or $FORWARDED_ALLOW_IPS).
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
         access_log=False,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,

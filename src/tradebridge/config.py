@@ -45,6 +45,21 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _proxy_address(value: str) -> str:
+    """An IP address or network, as the proxy-headers check compares them."""
+    try:
+        if "/" in value:
+            return str(ipaddress.ip_network(value, strict=False))
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8, ::1)"
+        ) from None
+
+
+ProxyAddress = Annotated[str, AfterValidator(_proxy_address)]
+
+
 class ServerSettings(Section):
     host: str = "127.0.0.1"
     """Address the web process listens on."""
@@ -62,11 +77,33 @@ class ServerSettings(Section):
     stream_max_symbols: int = Field(default=1_000, ge=1)
     """WebSocket stream: quote symbols one connection may subscribe to."""
     stream_max_connections: int = Field(default=10_000, ge=1)
-    """WebSocket stream: open connections per web worker; more are closed with 1013."""
+    """WebSocket stream: authenticated connections per web worker; more are closed with
+    1013."""
+    stream_max_pending: int = Field(default=256, ge=1)
+    """WebSocket stream: connections per web worker that have not authenticated yet, counted
+    apart from `stream_max_connections` (so they cannot take its places); more are closed
+    with 1013."""
     stream_send_buffer: int = Field(default=65_536, ge=4_096)
     """WebSocket stream: bytes the kernel may hold for one client (SO_SNDBUF). Beyond that,
     messages wait in the server's own queues, where quotes are conflated and the backlog
     bound applies (the kernel would otherwise hold megabytes of stale quotes)."""
+    trusted_proxies: list[ProxyAddress] = Field(default_factory=list)
+    """Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed: addresses
+    or networks (`"127.0.0.1"`, `"10.0.0.0/8"`, `"::1"`). Empty (the default): the client
+    address is always the peer's, and those headers are ignored."""
+    max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    """HTTP: request line and headers of one request, in bytes; a larger head is answered
+    431 and the connection closed before the rest is read."""
+    request_read_timeout_ms: int = Field(default=10_000, ge=100)
+    """HTTP: a request must arrive whole (request line, headers and body) within this time of
+    its first byte (of the connection, for its first request); a slower one is answered 408
+    and its connection closed."""
+    login_concurrency: int = Field(default=1, ge=1, le=64)
+    """Password checks (argon2, 64 MiB and most of the CPU each) run at once per web worker;
+    further logins wait in a queue."""
+    login_queue: int = Field(default=16, ge=0, le=10_000)
+    """Logins that may wait for a password check per web worker; beyond it a login is
+    answered 429 `rate_limited` with `Retry-After` at once."""
 
 
 class DatabaseSettings(Section):

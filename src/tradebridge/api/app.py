@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError
@@ -34,6 +35,7 @@ from tradebridge.api.routers.metrics import METRICS_PATH
 from tradebridge.api.routers.metrics import router as metrics_router
 from tradebridge.api.routers.v1 import router as v1_router
 from tradebridge.api.security import TokenIssuer
+from tradebridge.api.server_protocol import lifespan_state
 from tradebridge.api.stream import StreamHub
 from tradebridge.api.stream import router as stream_router
 from tradebridge.api.stream.messages import CloseCode
@@ -75,7 +77,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     )
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         rpc = _rpc_client(settings, metrics)
         await rpc.start()
         # Give a starting engine a moment, so the first requests do not fail needlessly;
@@ -89,7 +91,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
             opening = asyncio.create_task(_open_database_later(app, settings, exc))
         sampling = asyncio.create_task(_sample_metrics(app)) if metrics_dir and metrics else None
         try:
-            yield
+            yield lifespan_state(settings.server)  # for the server's protocols
         finally:
             for task in (opening, sampling):
                 if task is not None:
@@ -110,6 +112,9 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=MsgspecResponse,
+        # A trailing slash is a 404 like any unknown path: Starlette's redirect would send
+        # the client to a Location built from its own Host header.
+        redirect_slashes=False,
     )
     app.state.db = None
     app.state.stream = None

@@ -22,12 +22,14 @@ STATUS_BY_CODE: dict[str, int] = {
     "forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "duplicate_client_order_id": 409,
     "not_cancelable": 409,
     "payload_too_large": 413,
     "validation_error": 422,
     "order_rejected": 422,
     "rate_limited": 429,
+    "headers_too_large": 431,
     "internal_error": 500,
     "engine_unavailable": 503,
     "broker_unavailable": 503,
@@ -44,13 +46,20 @@ _CODE_BY_HTTP_STATUS = {
 }
 
 
+def error_document(
+    code: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The JSON of an error answer."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
 def error_response(
     code: str,
     message: str,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    body = error_document(code, message, details)
     return json_response(body, STATUS_BY_CODE.get(code, 500), headers)
 
 
