@@ -185,7 +185,6 @@ def web(
     os.environ["TRADEBRIDGE_HOST"] = settings.server.host
     os.environ["TRADEBRIDGE_PORT"] = str(settings.server.port)
     signal.signal(signal.SIGTERM, _after_graceful_stop)
-    proxies = settings.server.trusted_proxies
     uvicorn.run(
         "tradebridge.api.app:app_from_environment",
         factory=True,
@@ -197,10 +196,9 @@ def web(
         ws=GuardedWebSocketProtocol,
         # A larger client message is refused (closed 1009) before it is buffered.
         ws_max_size=MAX_CLIENT_MESSAGE,
-        # X-Forwarded-For / -Proto only from the configured proxies (uvicorn's default would
-        # believe any process on this host, or $FORWARDED_ALLOW_IPS).
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies or None,
+        # Forwarded headers are read by the app, from `trusted_proxies` only (uvicorn's own
+        # middleware would believe any process on this host, or $FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
         access_log=False,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Self
 import limits
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Discriminator,
     Field,
     SecretStr,
@@ -32,6 +33,7 @@ from pydantic_settings import (
 
 from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.domain.enums import TradingState
+from tradebridge.domain.money import plain_decimal_input
 from tradebridge.sections import Section
 
 ENV_PREFIX = "TRADEBRIDGE_"
@@ -225,23 +227,36 @@ class AuthSettings(Section):
         return secret
 
 
+Count = Annotated[int, Field(strict=True, ge=1, le=10**12)]
+Notional = Annotated[
+    Decimal,
+    BeforeValidator(plain_decimal_input),
+    Field(gt=0, le=10**18, decimal_places=8, allow_inf_nan=False),
+]
+Percentage = Annotated[
+    Decimal,
+    BeforeValidator(plain_decimal_input),
+    Field(gt=0, le=10_000, decimal_places=8, allow_inf_nan=False),
+]
+
+
 class RiskSettings(Section):
     """Pre-trade limits of one account (`[accounts.risk]`; unset: no limit) and its trading
     state. `PUT /accounts/{id}/risk` changes them at run time; changes are stored and win over
     these values. Notionals are price x qty x multiplier in the instrument's currency, at the
     order's limit price (a market order: the last price)."""
 
-    max_order_qty: int | None = Field(default=None, ge=1, strict=True)
+    max_order_qty: Count | None = None
     """Largest quantity of one order."""
-    max_order_notional: Decimal | None = Field(default=None, gt=0)
+    max_order_notional: Notional | None = None
     """Largest notional of one order."""
-    max_orders_per_second: int | None = Field(default=None, ge=1, strict=True)
+    max_orders_per_second: Count | None = None
     """Orders accepted on the account within any one second."""
-    max_open_orders: int | None = Field(default=None, ge=1, strict=True)
+    max_open_orders: Count | None = None
     """Orders open on the account at once (a new one is refused at this count)."""
-    price_band_pct: Decimal | None = Field(default=None, gt=0)
+    price_band_pct: Percentage | None = None
     """A limit price further than this percentage from the last price is refused."""
-    max_position_notional: Decimal | None = Field(default=None, gt=0)
+    max_position_notional: Notional | None = None
     """Largest value of one symbol's position (per side for futures) if the order and the
     account's other working orders that add to it all filled."""
     trading_state: TradingState = TradingState.ACTIVE

@@ -25,10 +25,13 @@ from tradebridge.api.deps import Authenticator, httptrading_tokens
 from tradebridge.api.encoding import MsgspecResponse
 from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.errors import error_response, install_error_handlers
+from tradebridge.api.forwarded import TrustedProxies
+from tradebridge.api.json_bodies import StrictJsonBodies
 from tradebridge.api.measured_rpc import MeasuredRpcClient
 from tradebridge.api.metrics import Metrics, sample_app_state, use_multiprocess_dir
 from tradebridge.api.observe import Observer
 from tradebridge.api.page import install_page
+from tradebridge.api.password_checks import PasswordChecks
 from tradebridge.api.rate_limit import RateLimits
 from tradebridge.api.redaction import install_token_redaction
 from tradebridge.api.routers.metrics import METRICS_PATH
@@ -127,7 +130,8 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     token = settings.metrics.token
     app.state.metrics_token = token.get_secret_value() if token is not None else None
     # Outermost last: Observer (request id, metrics, access log, audit) sees every answer,
-    # refusals of the layers below included.
+    # refusals of the layers below included, with the client address TrustedProxies found.
+    app.add_middleware(StrictJsonBodies)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(
         RateLimits,
@@ -136,6 +140,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     )
     app.add_middleware(UntilDatabaseOpen)
     app.add_middleware(Observer, metrics=metrics, access_log=settings.access_log)
+    app.add_middleware(TrustedProxies, proxies=settings.server.trusted_proxies)
     install_error_handlers(app)
     app.add_exception_handler(OperationalError, _database_error)
     app.include_router(v1_router)
@@ -181,6 +186,7 @@ async def _open_database(app: FastAPI, settings: Settings) -> None:
         ),
         prepared.db,
         httptrading_tokens(settings),
+        PasswordChecks(settings.server.login_concurrency, settings.server.login_queue),
     )
     metrics: Metrics | None = app.state.metrics
     audit = AuditWriter(
