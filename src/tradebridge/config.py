@@ -78,9 +78,10 @@ class ServerSettings(Section):
     """WebSocket stream: authenticated connections per web worker; more are closed with
     1013."""
     stream_max_pending: int = Field(default=256, ge=1)
-    """WebSocket stream: connections per web worker that have not authenticated yet, counted
-    apart from `stream_max_connections` (so they cannot take its places); more are closed
-    with 1013."""
+    """WebSocket stream: connections per web worker waiting for their `auth` message, counted
+    apart from `stream_max_connections` (so unauthenticated sockets cannot take the places of
+    authenticated ones); more are closed with 1013. Credentials in the upgrade request
+    (`?token=`, a header) are checked at once and need no such place."""
     stream_send_buffer: int = Field(default=65_536, ge=4_096)
     """WebSocket stream: bytes the kernel may hold for one client (SO_SNDBUF). Beyond that,
     messages wait in the server's own queues, where quotes are conflated and the backlog

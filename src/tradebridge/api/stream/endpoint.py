@@ -45,17 +45,12 @@ async def stream(websocket: WebSocket) -> None:
     query_token = take_query_token(websocket.scope)
     await websocket.accept()
     limit_send_buffer(websocket, hub.limits.send_buffer)
-    if not hub.admit_pending():
-        await _refuse_crowded(websocket, "too many connections waiting to authenticate")
-        return
     try:
         principal = await _authenticate(websocket, hub, query_token)
     except Exception:
         log.exception("stream: authentication failed")
         await refuse(websocket, CloseCode.INTERNAL_ERROR, "internal_error", "internal error")
         return
-    finally:
-        hub.release_pending()
     if principal is None:
         return
     if not hub.admit():
@@ -136,7 +131,7 @@ async def _authenticate(
         elif _has_credential_header(websocket.scope):
             principal = authenticator.authenticate(_http_request(list(websocket.scope["headers"])))
         else:
-            token = await _auth_message(websocket, hub.limits.auth_timeout_s)
+            token = await _auth_message_in_turn(websocket, hub)
             if token is None:
                 return None
             principal = authenticate_token(authenticator, token)
@@ -148,6 +143,19 @@ async def _authenticate(
         await refuse(websocket, CloseCode.FORBIDDEN, "forbidden", refused.message)
         return None
     return principal
+
+
+async def _auth_message_in_turn(websocket: WebSocket, hub: StreamHub) -> str | None:
+    """`_auth_message`, awaited in one of the places the hub keeps for sockets that have yet
+    to authenticate (credentials in the upgrade request need none: they are checked at
+    once)."""
+    if not hub.admit_pending():
+        await _refuse_crowded(websocket, "too many connections waiting to authenticate")
+        return None
+    try:
+        return await _auth_message(websocket, hub.limits.auth_timeout_s)
+    finally:
+        hub.release_pending()
 
 
 async def _auth_message(websocket: WebSocket, timeout_s: float) -> str | None:

@@ -45,7 +45,7 @@ RequestId = str | int | None
 """Optional `id` of an operation, echoed in the reply (`subscribed`, `pong`, `error`)."""
 
 Channel = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-SeqNumber = Annotated[int, msgspec.Meta(ge=0, lt=2**63)]
+SeqNumber = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 """As the database stores it (64-bit)."""
 
 
