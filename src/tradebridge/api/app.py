@@ -24,7 +24,11 @@ from tradebridge.api.compat.vnpy import install as install_vnpy
 from tradebridge.api.deps import Authenticator, httptrading_tokens
 from tradebridge.api.encoding import MsgspecResponse
 from tradebridge.api.engine_client import EngineClient
-from tradebridge.api.errors import error_response, install_error_handlers
+from tradebridge.api.errors import (
+    error_response,
+    install_error_handlers,
+    install_websocket_not_found,
+)
 from tradebridge.api.forwarded import TrustedProxies
 from tradebridge.api.json_bodies import StrictJsonBodies
 from tradebridge.api.measured_rpc import MeasuredRpcClient
@@ -151,6 +155,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     if metrics is not None:
         app.include_router(metrics_router)
     install_page(app)
+    install_websocket_not_found(app)
     install_token_redaction()
 
     openapi.install(app)

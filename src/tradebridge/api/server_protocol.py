@@ -63,6 +63,9 @@ _encode = msgspec.json.Encoder().encode
 
 _ERROR_CODES = {
     400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
     408: "request_timeout",
     413: "payload_too_large",
     414: "bad_request",
@@ -214,7 +217,8 @@ class _JsonRejections(ServerProtocol):
 
     def reject(self, status: http.HTTPStatus | int, text: str) -> Response:
         response = super().reject(status, text)
-        body = _error_body(response.status_code, text.strip().rstrip("."))
+        message = text.strip().rstrip(".") or http.HTTPStatus(response.status_code).phrase
+        body = _error_body(response.status_code, message)
         headers = Headers(
             [
                 (name, value)
