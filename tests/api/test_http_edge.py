@@ -152,10 +152,8 @@ def test_a_trickled_head_is_answered_408_and_closed(edge: Server) -> None:
             except (BrokenPipeError, ConnectionResetError):
                 break
             time.sleep(0.2)
-            try:
+            with contextlib.suppress(BlockingIOError):
                 received = sock.recv(65536)
-            except BlockingIOError:
-                pass
         assert received.startswith(b"HTTP/1.1 408 "), received[:200]
         assert json.loads(received.partition(b"\r\n\r\n")[2])["error"]["code"] == "request_timeout"
         sock.settimeout(WAIT_S)
@@ -232,9 +230,7 @@ def test_malformed_http_is_a_json_400(edge: Server, request_bytes: bytes) -> Non
     assert answer.error()["code"] == "bad_request"
 
 
-UPGRADE = (
-    b"Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-)
+UPGRADE = b"Host: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
 KEY = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 
 
