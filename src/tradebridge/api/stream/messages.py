@@ -45,7 +45,8 @@ RequestId = str | int | None
 """Optional `id` of an operation, echoed in the reply (`subscribed`, `pong`, `error`)."""
 
 Channel = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-SeqNumber = Annotated[int, msgspec.Meta(ge=0)]
+SeqNumber = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+"""As the database stores it (64-bit)."""
 
 
 class AuthOp(msgspec.Struct, tag_field="op", tag="auth", forbid_unknown_fields=True):
@@ -112,6 +113,8 @@ def parse_op(raw: str | bytes) -> Op:
         value = _decode_any(raw)
     except msgspec.DecodeError:
         raise OpError("bad_request", "the message is not valid JSON") from None
+    except RecursionError:  # the decoder's guard against deep nesting ([[[[...]]]])
+        raise OpError("bad_request", "the message is nested too deeply") from None
     if not isinstance(value, dict):
         raise OpError("bad_request", 'send a JSON object such as {"op": "ping"}')
     request_id = value.get("id")
