@@ -77,11 +77,19 @@ def _validation_error(request: Request, exc: Exception) -> Response:
             "bad_request",
             f"send the body as JSON with Content-Type: application/json (got {content_type!r})",
         )
-    fields = [{"field": _field(e["loc"]), "message": e["msg"]} for e in errors]
+    fields = [{"field": _field(e["loc"]), "message": validation_message(e)} for e in errors]
     first = fields[0]
     return error_response(
-        "validation_error", f"{first['field']}: {first['message']}", {"errors": fields}
+        "validation_error",
+        f"{first['field']}: {first['message']}",
+        {"field": first["field"], "errors": fields},
     )
+
+
+def validation_message(error: Any) -> str:
+    """The text of one of pydantic's errors, without the "Value error, " it puts before the
+    text of a `ValueError` raised by a validator: the text alone says it."""
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
