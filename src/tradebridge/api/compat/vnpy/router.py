@@ -17,9 +17,9 @@ from tradebridge.api.compat.vnpy.errors import VnpyRoute
 from tradebridge.api.compat.vnpy.mapping import is_futures, read_vt_symbol
 from tradebridge.api.compat.vnpy.requests import VnpyOrderBody
 from tradebridge.api.deps import Authenticator, AuthenticatorDep, Credentials, EngineDep
-from tradebridge.api.openapi import raises
 from tradebridge.api.encoding import json_response
 from tradebridge.api.engine_client import EngineClient
+from tradebridge.api.openapi import raises
 from tradebridge.api.routers.v1.health import health as v1_health
 from tradebridge.api.security import Principal, Scope
 from tradebridge.domain.enums import Offset
