@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from tradebridge.api.encoding import json_response
+from tradebridge.api.route_names import documented_methods
 from tradebridge.domain.errors import TradebridgeError
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,10 @@ def _http_error(request: Request, exc: Exception) -> Response:
         "not_found": f"no route {request.method} {request.url.path}",
         "method_not_allowed": f"{request.method} is not allowed on {request.url.path}",
     }.get(code, str(exc.detail))
-    response = error_response(code, message)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only those of one route
+        headers["Allow"] = ", ".join(documented_methods(request.scope)) or headers.get("Allow", "")
+    response = error_response(code, message, headers=headers or None)
     response.status_code = exc.status_code
     return response
 

@@ -69,12 +69,18 @@ def _as_time(schema: dict[str, Any]) -> None:
 
 
 def _always_sent(struct: mi.StructType) -> list[str]:
+    """Fields without a default, and those with one unless the struct omits defaults; a field
+    that may be `UNSET` shows as one that is not required and has no default."""
     omits_defaults = struct.cls.__struct_config__.omit_defaults
     return [
         field.encode_name
         for field in struct.fields
-        if field.required or not (omits_defaults or field.default is msgspec.UNSET)
+        if field.required or (_has_default(field) and not omits_defaults)
     ]
+
+
+def _has_default(field: mi.Field) -> bool:
+    return field.default is not msgspec.NODEFAULT or field.default_factory is not msgspec.NODEFAULT
 
 
 def _structs(types: list[Any]) -> Iterator[mi.StructType]:

@@ -103,10 +103,23 @@ def route_errors(route: APIRoute, operation: dict[str, Any]) -> set[str]:
     return codes
 
 
+_ANNOTATIONS = {"title", "description", "default", "examples"}
+
+
 def _can_be_invalid(parameter: dict[str, Any]) -> bool:
-    """A path parameter that takes any text cannot be refused by validation."""
-    schema = parameter.get("schema", {})
-    return parameter.get("in") != "path" or set(schema) - {"type", "title"} != set()
+    """A parameter is refused by validation when it is required and missing, or when its
+    value does not fit its schema; one that takes any text, or none, never is."""
+    missing = parameter.get("required", False) and parameter.get("in") != "path"
+    return missing or not _any_text(parameter.get("schema", {}))
+
+
+def _any_text(schema: dict[str, Any]) -> bool:
+    if "anyOf" in schema:
+        rest = set(schema) - _ANNOTATIONS - {"anyOf"}
+        return not rest and all(
+            _any_text(branch) or branch == {"type": "null"} for branch in schema["anyOf"]
+        )
+    return schema.get("type") == "string" and set(schema) - _ANNOTATIONS == {"type"}
 
 
 def responses(
