@@ -56,8 +56,8 @@ def build(app: FastAPI, edge_errors: EdgeErrors) -> dict[str, Any]:
         for method in route.methods or ():
             operation = spec["paths"][path][method.lower()]
             answers = {k: v for k, v in operation["responses"].items() if k[0] in "123"}
-            own = failures.route_errors(route, operation)
-            errors = failures.responses(route, own, edge_errors(path))
+            own, edge = failures.route_errors(route, operation)
+            errors = failures.responses(route, own, edge | set(edge_errors(path)))
             operation["responses"] = dict(sorted({**answers, **errors}.items()))
     return spec
 

@@ -20,10 +20,8 @@ from tradebridge.api.openapi.bodies import REF
 F = TypeVar("F", bound=Callable[..., Any])
 
 _raised: dict[Callable[..., Any], tuple[str, ...]] = {}
-_shapes: dict[type[APIRoute], tuple[str, dict[str, Any]]] = {}
-
-BODY_ERRORS = ("bad_request", "payload_too_large", "validation_error")
-"""A request body can be malformed JSON or not JSON, over the size limit, or invalid."""
+_shapes: dict[type[APIRoute], "_Shape"] = {}
+"""The error shape of each dialect's route class (`shape`)."""
 
 MEANING = {
     "bad_request": "the body is not JSON, or not sent as `application/json`",
@@ -75,14 +73,30 @@ def raises(*codes: str) -> Callable[[F], F]:
     return register
 
 
-def shape(route_class: type[APIRoute], name: str, schema: dict[str, Any]) -> None:
+class _Shape(msgspec.Struct, frozen=True):
+    name: str
+    schema: dict[str, Any]
+    unreadable_body: str
+
+
+_PLAIN = _Shape("Error", {}, "bad_request")
+"""The errors of `/api/v1` (and of the middleware)."""
+
+
+def shape(
+    route_class: type[APIRoute],
+    name: str,
+    schema: dict[str, Any],
+    unreadable_body: str = "bad_request",
+) -> None:
     """The routes of `route_class` answer their errors as `schema` (a dialect's fields beside
-    the `error` object), a component named `name`."""
-    _shapes[route_class] = (name, schema)
+    the `error` object), a component named `name`, and a JSON body that cannot be read with
+    the code `unreadable_body`."""
+    _shapes[route_class] = _Shape(name, schema, unreadable_body)
 
 
 def shape_components() -> dict[str, dict[str, Any]]:
-    return dict(_shapes.values())
+    return {shape.name: shape.schema for shape in _shapes.values()}
 
 
 def raised_by(dependant: Dependant) -> set[str]:
@@ -93,14 +107,22 @@ def raised_by(dependant: Dependant) -> set[str]:
     return codes
 
 
-def route_errors(route: APIRoute, operation: dict[str, Any]) -> set[str]:
-    """What the route itself (its endpoint, dependencies and request parsing) may answer."""
-    codes = raised_by(route.dependant)
-    if "requestBody" in operation:
-        codes.update(BODY_ERRORS)
+def route_errors(route: APIRoute, operation: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """What the route itself (its endpoint, dependencies and request parsing) may answer,
+    and what the middleware may answer because of what the route takes."""
+    own, edge = raised_by(route.dependant), set()
+    body = operation.get("requestBody")
+    if body is not None:
+        own.add("validation_error")
+        if "application/json" in body.get("content", {}):
+            own.add(_shape_of(route).unreadable_body)  # malformed, or another content type
+        # Over the size limit: refused before the route when the length is declared, by the
+        # route when the body is streamed.
+        own.add("payload_too_large")
+        edge.add("payload_too_large")
     if any(_can_be_invalid(p) for p in operation.get("parameters", [])):
-        codes.add("validation_error")
-    return codes
+        own.add("validation_error")
+    return own, edge
 
 
 _ANNOTATIONS = {"title", "description", "default", "examples"}
@@ -128,7 +150,7 @@ def responses(
     """The error responses of one operation, by status: `own` codes come from the route
     (answered in its dialect's shape), `edge` ones from the middleware (the plain shape)."""
     own, edge = set(own), set(edge)
-    dialect = _shapes.get(type(route), (Error.__name__, {}))[0]
+    dialect = _shape_of(route).name
     answers: dict[str, dict[str, Any]] = {}
     for status in sorted({STATUS_BY_CODE[c] for c in own | edge}):
         codes = sorted(c for c in own | edge if STATUS_BY_CODE[c] == status)
@@ -137,6 +159,10 @@ def responses(
         )
         answers[str(status)] = _response(status, codes, shapes)
     return answers
+
+
+def _shape_of(route: APIRoute) -> _Shape:
+    return _shapes.get(type(route), _PLAIN)
 
 
 def _response(status: int, codes: list[str], shapes: list[str]) -> dict[str, Any]:

@@ -106,4 +106,5 @@ openapi.shape(
         "required": ["detail", "error"],
         "properties": {"detail": {}, "error": {"$ref": "#/components/schemas/ErrorInfo"}},
     },
+    unreadable_body="validation_error",  # FastAPI's 422 `json_invalid`, as vnpy answers
 )

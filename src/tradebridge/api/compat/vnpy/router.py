@@ -134,7 +134,7 @@ async def contracts(dialect: DialectDep, engine: EngineDep, principal: Reader) -
 
 
 @router.post("/order", summary="Place an order (vnpy WebTrader)")
-@raises("not_found", "order_rejected")
+@raises("order_rejected")  # one refused before it was recorded
 async def place_order(
     body: VnpyOrderBody, dialect: DialectDep, engine: EngineDep, principal: Trader
 ) -> Response:
