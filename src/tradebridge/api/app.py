@@ -34,9 +34,10 @@ from tradebridge.api.json_bodies import StrictJsonBodies
 from tradebridge.api.measured_rpc import MeasuredRpcClient
 from tradebridge.api.metrics import Metrics, sample_app_state, use_multiprocess_dir
 from tradebridge.api.observe import Observer
+from tradebridge.api.openapi.reference import install_reference
 from tradebridge.api.page import install_page
 from tradebridge.api.password_checks import PasswordChecks
-from tradebridge.api.rate_limit import RateLimits
+from tradebridge.api.rate_limit import UNCOUNTED_PATHS, RateLimits
 from tradebridge.api.redaction import install_token_redaction
 from tradebridge.api.routers.metrics import METRICS_PATH
 from tradebridge.api.routers.metrics import router as metrics_router
@@ -124,6 +125,8 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
         # A trailing slash is a 404 like any unknown path: Starlette's redirect would send
         # the client to a Location built from its own Host header.
         redirect_slashes=False,
+        docs_url=None,  # served from the package instead of a CDN (`install_reference`)
+        redoc_url=None,
     )
     app.state.db = None
     app.state.stream = None
@@ -159,8 +162,16 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     install_websocket_not_found(app)
     install_token_redaction()
 
-    openapi.install(app)
+    openapi.install(app, _edge_errors)
+    install_reference(app, app.openapi_url or "/openapi.json")
     return app
+
+
+def _edge_errors(path: str) -> tuple[str, ...]:
+    """What the middleware may answer on a documented path before its route runs: the rate
+    limits and the wait for the database (`UntilDatabaseOpen`)."""
+    edge = () if path in UNCOUNTED_PATHS else ("rate_limited",)
+    return edge if path in (HEALTH_PATH, METRICS_PATH) else (*edge, "engine_unavailable")
 
 
 def _rpc_client(settings: Settings, link: WebEnd, metrics: Metrics | None) -> RpcClient:

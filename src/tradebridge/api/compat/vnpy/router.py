@@ -17,9 +17,10 @@ from tradebridge.api.compat.vnpy.dialect import VnpyDialect
 from tradebridge.api.compat.vnpy.errors import VnpyRoute
 from tradebridge.api.compat.vnpy.mapping import is_futures, read_vt_symbol
 from tradebridge.api.compat.vnpy.requests import VnpyOrderBody
-from tradebridge.api.deps import Authenticator, AuthenticatorDep, EngineDep
+from tradebridge.api.deps import Authenticator, AuthenticatorDep, Credentials, EngineDep
 from tradebridge.api.encoding import json_response
 from tradebridge.api.engine_client import EngineClient
+from tradebridge.api.openapi import raises
 from tradebridge.api.routers.v1.health import health as v1_health
 from tradebridge.api.security import Principal, Scope
 from tradebridge.domain.enums import Offset
@@ -43,7 +44,10 @@ DialectDep = Annotated[VnpyDialect, Depends(_dialect)]
 def _caller(scope: Scope) -> Any:
     """The caller, if they have `scope` on the dialect's account."""
 
-    async def dependency(request: Request, dialect: DialectDep) -> Principal:
+    @raises("unauthorized", "forbidden")
+    async def dependency(
+        request: Request, dialect: DialectDep, _: Annotated[None, Credentials]
+    ) -> Principal:
         authenticator: Authenticator = request.app.state.authenticator
         principal = authenticator.authenticate(request)
         principal.require(scope, dialect.account)
@@ -61,6 +65,7 @@ def _answer(dialect: VnpyDialect, value: Any) -> Response:
 
 
 @router.post("/token", summary="Log in (vnpy WebTrader)")
+@raises("unauthorized", "rate_limited")
 async def token(
     request: Request,
     authenticator: AuthenticatorDep,
@@ -75,6 +80,7 @@ async def token(
 
 
 @router.post("/tick/{vt_symbol}", summary="Subscribe to ticks (vnpy WebTrader)")
+@raises("not_found")
 async def subscribe(
     vt_symbol: str, dialect: DialectDep, engine: EngineDep, principal: Reader
 ) -> Response:
@@ -117,9 +123,9 @@ async def _quotes(engine: EngineClient, account: str, symbols: list[str]) -> lis
 
 
 @router.get("/health", summary="Health, at the root as the vnpy WebTrader guide polls it")
-async def health(request: Request, engine: EngineDep) -> Response:
+async def health(request: Request) -> Response:
     """The same answer as `GET /api/v1/health` (200, `status` ok or degraded)."""
-    return await v1_health(request, engine)
+    return await v1_health(request)
 
 
 @router.get("/contract", summary="Contracts (vnpy WebTrader)")
@@ -129,6 +135,7 @@ async def contracts(dialect: DialectDep, engine: EngineDep, principal: Reader) -
 
 
 @router.post("/order", summary="Place an order (vnpy WebTrader)")
+@raises("order_rejected")  # one refused before it was recorded
 async def place_order(
     body: VnpyOrderBody, dialect: DialectDep, engine: EngineDep, principal: Trader
 ) -> Response:
@@ -150,6 +157,7 @@ async def place_order(
 
 
 @router.delete("/order/{vt_orderid}", summary="Cancel an order (vnpy WebTrader)")
+@raises("not_found", "not_cancelable")
 async def cancel_order(
     vt_orderid: str, dialect: DialectDep, engine: EngineDep, principal: Trader
 ) -> Response:
