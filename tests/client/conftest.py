@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import ADMIN_PASSWORD, Server, start_server, wait_healthy, write_config
 from tests.e2e.crash_support import serve_children, wait_replaced
+
 from tradebridge_client import Client, RetryPolicy
 
 DEEP = {"bid_size": 10**9, "ask_size": 10**9}

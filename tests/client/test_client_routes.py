@@ -19,6 +19,7 @@ import httpx
 import pytest
 from tests.client.conftest import admin_client
 from tests.conftest import Server
+
 from tradebridge_client import (
     AsyncClient,
     Client,
@@ -63,7 +64,7 @@ def ex_login(client: Client, server: Server) -> None:
 def ex_keys(client: Client, server: Server) -> None:
     made = client.create_key(["read"], account="paper")
     assert made.key.startswith(made.prefix)  # shown once: in this answer
-    listed = {k.id: k for k in client.keys()}
+    listed = {k.id: k for k in client.keys(user="admin")}
     assert listed[made.id].scopes == ["read"]
     assert listed[made.id].account == "paper"
     assert listed[made.id].revoked_at is None
@@ -130,15 +131,15 @@ def ex_set_risk(client: Client, server: Server) -> None:
 
 def ex_place_order(client: Client, server: Server) -> None:
     cid = _cid()
-    order = client.place_order(
-        "paper", SYMBOL, Side.BUY, 100, limit_price=ASK, client_order_id=cid
-    )
+    order = client.place_order("paper", SYMBOL, Side.BUY, 100, limit_price=ASK, client_order_id=cid)
     assert (order.client_order_id, order.status, order.avg_fill_price) == (
         cid,
         OrderStatus.FILLED,
         ASK,
     )
-    again = client.place_order("paper", SYMBOL, "buy", 100, limit_price="1500.01", client_order_id=cid)
+    again = client.place_order(
+        "paper", SYMBOL, "buy", 100, limit_price="1500.01", client_order_id=cid
+    )
     assert again.id == order.id
     market = client.place_order("paper", SYMBOL, "buy", 100)
     assert (market.type, market.status) == ("market", OrderStatus.FILLED)
@@ -349,7 +350,12 @@ def test_async_client_answers_as_the_sync_one(client_server: Server, admin: Clie
 
 
 def test_a_client_of_another_address_form(client_server: Server) -> None:
-    with admin_client(client_server) as plain, Client(
-        client_server.base_url + "/api/v1/", username="admin", password=plain.credentials.password
-    ) as suffixed:
+    with (
+        admin_client(client_server) as plain,
+        Client(
+            client_server.base_url + "/api/v1/",
+            username="admin",
+            password=plain.credentials.password,
+        ) as suffixed,
+    ):
         assert suffixed.accounts() == plain.accounts()
