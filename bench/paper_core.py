@@ -20,8 +20,8 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from tradebridge.brokers.base import Fill, OrderUpdate
-from tradebridge.brokers.paper import PaperBroker
-from tradebridge.config import PaperSettings
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.domain.enums import ConnectionState, Offset, OrderStatus, OrderType, Side
 from tradebridge.domain.enums import TimeInForce as Tif
 from tradebridge.domain.models import AccountSummary, Position, Quote

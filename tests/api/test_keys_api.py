@@ -13,7 +13,7 @@ from tests.conftest import Server
 
 from tradebridge.api.deps import Authenticator, httptrading_tokens
 from tradebridge.api.security import Scope, TokenIssuer
-from tradebridge.config import AccountSettings, Settings
+from tradebridge.config import PaperAccount, Settings
 from tradebridge.domain.errors import Forbidden, Unauthorized
 from tradebridge.store.database import create_db_engine
 from tradebridge.store.migrate import upgrade
@@ -160,8 +160,8 @@ def request_with(*headers: tuple[str, str]) -> Request:
 def test_httptrading_tokens_are_keys_bound_to_their_account(db: Engine) -> None:
     settings = Settings(
         accounts=[
-            AccountSettings(id="paper", httptrading_tokens=[HT_TOKEN]),
-            AccountSettings(id="other"),
+            PaperAccount(id="paper", httptrading_tokens=[HT_TOKEN]),
+            PaperAccount(id="other"),
         ]
     )
     assert httptrading_tokens(settings) == {HT_TOKEN: "paper"}

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, event
 
 from tradebridge.brokers.base import Broker, BrokerSink
 from tradebridge.brokers.registry import create_broker
-from tradebridge.config import AccountSettings
+from tradebridge.config import PaperAccount
 from tradebridge.engine.account import AccountRuntime
 from tradebridge.engine.journal import Journal, StagedEvent
 from tradebridge.engine.protocol import AccountEvent
@@ -16,7 +16,7 @@ from tradebridge.ids import IdGenerator
 from tradebridge.store.database import create_db_engine
 from tradebridge.store.migrate import upgrade
 
-BrokerFactory = Callable[[AccountSettings, BrokerSink], Broker]
+BrokerFactory = Callable[[PaperAccount, BrokerSink], Broker]
 
 
 @dataclass
@@ -39,7 +39,7 @@ async def start_harness(
     factory: BrokerFactory = create_broker,
     *,
     inline: bool = False,
-    settings: AccountSettings | None = None,
+    settings: PaperAccount | None = None,
 ) -> Harness:
     db = create_db_engine(f"sqlite:///{path}")
     upgrade(db)
@@ -48,7 +48,7 @@ async def start_harness(
     event.listen(db, "commit", lambda conn: commits.append(1))
     journal = Journal(db, on_committed=published.extend, inline=inline)
     account = AccountRuntime(
-        settings or AccountSettings(id="paper"),
+        settings or PaperAccount(id="paper"),
         broker_factory=factory,
         journal=journal,
         db=db,

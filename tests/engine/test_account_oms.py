@@ -13,8 +13,8 @@ from sqlalchemy import select, text
 from tests.engine.conftest import Harness, start_harness, stop_harness
 
 from tradebridge.brokers.base import BrokerSink, Fill, OrderUpdate
-from tradebridge.brokers.paper import PaperBroker
-from tradebridge.config import AccountSettings
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.config import PaperAccount
 from tradebridge.domain.enums import EventType, OrderStatus, OrderType, Side
 from tradebridge.domain.errors import (
     DuplicateClientOrderId,
@@ -80,7 +80,7 @@ async def test_the_order_is_committed_before_the_broker_sees_it(tmp_path: Path) 
             seen_by_broker.append(status)
             await super().place_order(order)
 
-    def factory(settings: AccountSettings, sink: BrokerSink) -> PaperBroker:
+    def factory(settings: PaperAccount, sink: BrokerSink) -> PaperBroker:
         return WitnessBroker(settings.id, settings.paper, sink)
 
     harness = await start_harness(tmp_path / "j.db", factory)

@@ -18,8 +18,9 @@ from tradebridge.brokers.base import (
     OrderUpdate,
     VenueStatus,
 )
-from tradebridge.brokers.paper import PaperBroker
-from tradebridge.config import AccountSettings, PaperSettings
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.config import PaperAccount
 from tradebridge.domain.enums import ConnectionState, Offset, OrderStatus, OrderType, Side
 from tradebridge.domain.models import AccountSummary, Balance, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import Order, OrderRequest
@@ -28,7 +29,7 @@ from tradebridge.store.schema import orders
 
 pytestmark = pytest.mark.anyio
 
-MANUAL = AccountSettings(id="paper", paper=PaperSettings(market="manual"))
+MANUAL = PaperAccount(id="paper", paper=PaperSettings(market="manual"))
 START_CASH = Decimal(1_000_000)
 
 
@@ -156,7 +157,7 @@ async def test_a_reset_and_the_clock_survive_a_restart(tmp_path: Path) -> None:
 # -- crash points on the way of one order -----------------------------------------------
 
 
-def crashing_paper(point: str) -> Callable[[AccountSettings, BrokerSink], Broker]:
+def crashing_paper(point: str) -> Callable[[PaperAccount, BrokerSink], Broker]:
     """A paper broker that dies at `point` of the first order's way to the broker."""
 
     class CrashingPaper(PaperBroker):
@@ -167,7 +168,7 @@ def crashing_paper(point: str) -> Callable[[AccountSettings, BrokerSink], Broker
             await super().place_order(order)  # the broker takes and fills it...
             raise Crash  # ...and the engine dies before it hears of it
 
-    def factory(settings: AccountSettings, sink: BrokerSink) -> Broker:
+    def factory(settings: PaperAccount, sink: BrokerSink) -> Broker:
         return CrashingPaper(settings.id, settings.paper, sink)
 
     return factory
@@ -394,10 +395,10 @@ class RemoteBroker(Broker):
 async def start_remote(
     path: Path, venue: Venue, *, crash: bool = False, resubmit_within_s: float = 300
 ) -> Harness:
-    def factory(settings: AccountSettings, sink: BrokerSink) -> Broker:
+    def factory(settings: PaperAccount, sink: BrokerSink) -> Broker:
         return RemoteBroker(settings.id, sink, venue, crash)
 
-    settings = AccountSettings(id="paper", resubmit_within_s=resubmit_within_s)
+    settings = PaperAccount(id="paper", resubmit_within_s=resubmit_within_s)
     return await start_harness(path, factory, settings=settings)
 
 
@@ -458,7 +459,7 @@ async def test_an_order_the_broker_never_received_is_sent_only_while_fresh(
         async def place_order(self, order: Order) -> None:
             raise Crash  # died after journaling, before sending
 
-    def factory(settings: AccountSettings, sink: BrokerSink) -> Broker:
+    def factory(settings: PaperAccount, sink: BrokerSink) -> Broker:
         return Unreachable(settings.id, sink, venue, False)
 
     first = await start_harness(path, factory, settings=MANUAL)

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 from tests.engine.conftest import Harness, start_harness, stop_harness
 
-from tradebridge.config import AccountSettings, PaperSettings, RiskSettings
+from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.config import PaperAccount, RiskSettings
 from tradebridge.domain.enums import (
     Offset,
     OrderStatus,
@@ -38,10 +39,8 @@ COPPER = "cu2601.SHFE"  # 5 t per lot, last 86000, bid 85990, ask 86010
 Start = Callable[..., Awaitable[Harness]]
 
 
-def account_settings(**risk: Any) -> AccountSettings:
-    return AccountSettings(
-        id="paper", paper=PaperSettings(market="manual"), risk=RiskSettings(**risk)
-    )
+def account_settings(**risk: Any) -> PaperAccount:
+    return PaperAccount(id="paper", paper=PaperSettings(market="manual"), risk=RiskSettings(**risk))
 
 
 @pytest.fixture

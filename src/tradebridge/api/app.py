@@ -37,6 +37,7 @@ from tradebridge.api.security import TokenIssuer
 from tradebridge.api.stream import StreamHub
 from tradebridge.api.stream import router as stream_router
 from tradebridge.api.stream.messages import CloseCode
+from tradebridge.api.stream.quote_interest import QuoteInterest
 from tradebridge.bootstrap import announce_admin_password, prepare
 from tradebridge.config import Settings, load_settings
 from tradebridge.logs import configure_logging
@@ -161,7 +162,8 @@ async def _open_database(app: FastAPI, settings: Settings) -> None:
     """Open the database and start what needs it: authentication, the stream hub."""
     prepared = await asyncio.to_thread(prepare, settings)
     announce_admin_password(prepared)  # a first run whose database was away until now
-    hub = StreamHub.from_settings(settings, prepared.db)
+    engine: EngineClient = app.state.engine
+    hub = StreamHub.from_settings(settings, prepared.db, QuoteInterest(engine.watch_quotes))
     try:
         await hub.start()  # one event subscriber per worker, shared by its WebSockets
     except BaseException:

@@ -28,6 +28,7 @@ from tradebridge.engine.protocol import (
     RiskState,
     RiskUpdate,
     SetQuote,
+    WatchQuotes,
 )
 from tradebridge.rpc import RpcClient
 
@@ -102,6 +103,12 @@ class EngineClient:
 
     async def quotes(self, account: str, symbols: list[str]) -> list[Quote]:
         return await self.rpc.call(Method.QUOTES, QuotesRequest(account, symbols), list[Quote])
+
+    async def watch_quotes(
+        self, owner: str, account: str, symbols: list[str], lease_s: float
+    ) -> None:
+        request = WatchQuotes(owner=owner, account=account, symbols=symbols, lease_s=lease_s)
+        await self.rpc.call(Method.WATCH_QUOTES, request, type(None))
 
     async def paper_set_quote(
         self,

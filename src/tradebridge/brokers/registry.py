@@ -1,12 +1,50 @@
-"""Broker adapters by name. Each SDK is imported only when its adapter is built."""
+"""Broker adapters by name: the factory of each broker folder, and the extra its SDK needs.
+
+A folder's package (`brokers/<name>/__init__.py`) exposes `create(account, sink)`, which
+imports the adapter, and through it the SDK, only when an account of that broker starts; so
+the project installs and runs without any broker SDK.
+"""
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
 
 from tradebridge.brokers.base import Broker, BrokerSink
-from tradebridge.config import AccountSettings
+from tradebridge.config import AccountBase
+from tradebridge.domain.errors import BrokerUnavailable
 
 
-def create_broker(account: AccountSettings, sink: BrokerSink) -> Broker:
-    if account.broker == "paper":
-        from tradebridge.brokers.paper import PaperBroker
+@dataclass(frozen=True, slots=True)
+class BrokerEntry:
+    package: str
+    """The broker folder's package, with its `create(account, sink)`."""
+    sdk: str | None = None
+    """The SDK's top-level module, if the adapter needs one."""
+    extra: str | None = None
+    """The extra that installs the SDK: `pip install 'tradebridge[<extra>]'`."""
 
-        return PaperBroker(account.id, account.paper, sink, base_currency=account.base_currency)
-    raise ValueError(f"unknown broker {account.broker!r} for account {account.id!r}")
+
+BROKERS: dict[str, BrokerEntry] = {  # the same names as `config.BROKER_NAMES`
+    "paper": BrokerEntry("tradebridge.brokers.paper"),
+}
+
+
+class SdkMissing(BrokerUnavailable):
+    """The account's broker SDK is not installed; the message names the extra."""
+
+
+def create_broker(account: AccountBase, sink: BrokerSink) -> Broker:
+    """The adapter of `account`. Raises `SdkMissing` naming the extra to install."""
+    entry = BROKERS[account.broker]
+    if entry.sdk is not None and importlib.util.find_spec(entry.sdk) is None:
+        raise SdkMissing(
+            f"account {account.id}: the {account.broker} broker needs its SDK ({entry.sdk}): "
+            f"pip install 'tradebridge[{entry.extra}]'",
+            {"account": account.id, "extra": entry.extra},
+        )
+    create = cast(
+        Callable[[Any, BrokerSink], Broker], importlib.import_module(entry.package).create
+    )
+    return create(account, sink)

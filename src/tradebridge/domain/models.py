@@ -51,13 +51,15 @@ class Bar(msgspec.Struct, frozen=True, kw_only=True):
 class Trade(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     order_id: str
-    client_order_id: str
+    client_order_id: str | None
     account: str
     symbol: str
     side: Side
     qty: int
     price: Decimal
-    fee: Decimal
+    fee: Decimal | None
+    """None until the broker reports it (IB sends its commission after the execution); the
+    trade is published again with it."""
     time: datetime
 
 

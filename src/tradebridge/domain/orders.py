@@ -71,7 +71,9 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 class Order(msgspec.Struct, frozen=True, kw_only=True):
     id: str
-    client_order_id: str
+    client_order_id: str | None
+    """The caller's idempotency key (the order id when the caller gave none); None for an
+    order placed outside tradebridge, in the broker's own app."""
     account: str
     symbol: str
     side: Side
@@ -94,7 +96,12 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def new_order(
-    request: OrderRequest, *, order_id: str, client_order_id: str, account: str, now: datetime
+    request: OrderRequest,
+    *,
+    order_id: str,
+    client_order_id: str | None,
+    account: str,
+    now: datetime,
 ) -> Order:
     return Order(
         id=order_id,

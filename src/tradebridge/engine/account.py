@@ -1,45 +1,41 @@
 """One account in the engine: its order book of record, its broker and its event sequence.
 
-The account is the broker's sink: every update the adapter pushes is applied here through
-the order state machine, journaled and numbered with the account's gap-free `seq`.
-All methods run on the engine loop, so the in-memory state needs no locks.
+Its parts: the `Ledger` (orders, books, events, staged into the journal), `BrokerReports`
+(the sink the adapter reports through), the `Reconciler` (open orders against the broker),
+the `QuoteFeed` (what the broker streams). All run on the engine loop, so the in-memory
+state needs no locks.
+
+The broker's connection decides what may be done: orders and cancels on an account whose
+broker is not connected answer 503 `broker_unavailable` before anything is recorded or
+sent. Each time the broker (re)connects, the account reads its books again and reconciles
+the orders it has open and today's fills with the broker (`_synchronize`). An account whose
+adapter cannot be built or restored stays in the engine, unavailable, with the reason.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+import threading
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 
-import msgspec
 from sqlalchemy import Connection, Engine
 
 from tradebridge.brokers.base import (
     BarInterval,
     Broker,
-    BrokerOrder,
     BrokerSink,
-    Fill,
     JournalSnapshot,
-    OrderUpdate,
     VenueStatus,
 )
-from tradebridge.config import AccountSettings, RiskSettings
-from tradebridge.domain.enums import (
-    ConnectionState,
-    EventType,
-    OrderStatus,
-    OrderType,
-    Side,
-    TradingState,
-)
+from tradebridge.brokers.threads import ThreadCheckedSink, thread_checks_enabled
+from tradebridge.brokers.unavailable import UnavailableBroker
+from tradebridge.config import AccountBase, RiskSettings
+from tradebridge.domain.enums import ConnectionState, OrderStatus, TradingState
 from tradebridge.domain.errors import (
+    BrokerUnavailable,
     DuplicateClientOrderId,
     EngineUnavailable,
-    IllegalTransition,
     NotCancelable,
     NotFound,
     OrderRejected,
@@ -50,28 +46,28 @@ from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Q
 from tradebridge.domain.orders import (
     Order,
     OrderRequest,
-    apply_fill,
     cancel_refused,
     new_order,
     transition,
 )
-from tradebridge.domain.symbols import venue_of
-from tradebridge.domain.ticks import ladder_for
 from tradebridge.engine.checks import (
-    AccountView,
     Refusal,
     RiskLimits,
     check_order,
+    needs_quote,
     validate_request,
 )
-from tradebridge.engine.journal import Journal, StagedEvent
+from tradebridge.engine.journal import Journal
+from tradebridge.engine.ledger import Ledger, now, position_key
 from tradebridge.engine.protocol import (
-    AccountEvent,
     AccountInfo,
     ListOrders,
     ListTrades,
     PlaceResult,
 )
+from tradebridge.engine.quote_feed import QuoteFeed
+from tradebridge.engine.reconcile import Reconciler
+from tradebridge.engine.reports import BrokerReports
 from tradebridge.ids import IdGenerator
 from tradebridge.store import queries
 from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
@@ -79,187 +75,154 @@ from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RECENT_CLOSED_ORDERS = 10_000
-"""Closed orders kept in memory for quick reads and idempotent retries; older ones are read
-from the database."""
 
-_encode = msgspec.msgpack.Encoder().encode
+class _Vanished(Exception):
+    """The order a retry waited for was never recorded (its placement failed early)."""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _key(position: Position) -> str:
-    """Stock positions by symbol; futures long and short sides apart (`cu2601.SHFE:short`)."""
-    if position.direction is None:
-        return position.symbol
-    return f"{position.symbol}:{position.direction.value}"
-
-
-class AccountRuntime(BrokerSink):
+class AccountRuntime:
     def __init__(
         self,
-        settings: AccountSettings,
+        settings: AccountBase,
         *,
-        broker_factory: Callable[[AccountSettings, BrokerSink], Broker],
+        broker_factory: Callable[[Any, BrokerSink], Broker],
         journal: Journal,
         db: Engine,
         ids: IdGenerator,
-        publish_quote: Callable[[Quote], None],
+        publish_quote: Callable[[str, Quote], None],
         publish_connection: Callable[[str, ConnectionState, str], None],
         broker_timeout_s: float = 10.0,
+        connect_timeout_s: float = 15.0,
     ) -> None:
         self.id = settings.id
         self.settings = settings
-        self.broker = broker_factory(settings, self)
         self.connected = False
+        self.connection_message = "not connected yet"
         self._journal = journal
         self._db = db
-        self._ids = ids
-        self._publish_quote = publish_quote
+        self._ledger = Ledger(self.id, journal, db, ids)
+        self._quotes = QuoteFeed(
+            lambda: self.broker, lambda quote: publish_quote(self.id, quote), self._ask_broker
+        )
+        self.reports = BrokerReports(
+            self._ledger, on_quote=self._quotes.on_quote, on_connection=self._on_connection
+        )
+        """The sink the adapter reports through."""
+        self._sink: BrokerSink = (
+            ThreadCheckedSink(self.reports, threading.get_ident())
+            if thread_checks_enabled()
+            else self.reports
+        )
+        try:
+            self.broker = broker_factory(settings, self._sink)
+        except TradebridgeError as failed:
+            self.broker = self._unavailable(failed.message)
+        self._reconciler = Reconciler(
+            self._ledger,
+            self.reports,
+            broker=lambda: self.broker,
+            ask=self._ask_broker,
+            contract=self._contract,
+            send=self._send,
+            connected=lambda: self.connected,
+            resubmit_within_s=settings.resubmit_within_s,
+        )
         self._publish_connection = publish_connection
         self._broker_timeout_s = broker_timeout_s
+        self._connect_timeout_s = connect_timeout_s
         self._risk = RiskLimits(settings.risk)
         self._risk_changes = asyncio.Lock()
-        self._contracts: dict[str, Contract] = {}
-        self._quotes: dict[str, Quote] = {}
-        self._positions: dict[str, Position] = {}
-        self._summary: AccountSummary | None = None
-        self._open: dict[str, Order] = {}
-        self._recent: OrderedDict[str, Order] = OrderedDict()
-        self._by_client_id: dict[str, str] = {}
         self._submitting: dict[str, asyncio.Future[None]] = {}
-        self._reserved_cash: dict[str, Decimal] = {}
-        self._reserved_qty: dict[str, int] = {}
-        self._reservations: dict[str, tuple[str, Decimal, int]] = {}
-        self._broker_trade_ids: set[str] = set()
-        self._seq = 0
+        self._left_open: list[str] = []
+        """Orders a previous run left open: reconciled at the first connection."""
+        self._sync_lock = asyncio.Lock()
+        self._sync_task: asyncio.Task[None] | None = None
+        self._synced_once = False
+
+    def _unavailable(self, reason: str) -> UnavailableBroker:
+        log.error("account %s: unavailable: %s", self.id, reason)
+        return UnavailableBroker(self.id, self._sink, self.settings.broker, reason)
 
     # ----------------------------------------------------------------- life cycle
 
     async def start(self) -> None:
-        """Rebuild the account from the database, connect the broker, then settle every order
-        a previous run left open with what the broker says of it (see `_reconcile`)."""
+        """Rebuild the account from the database, hand the adapter what the journal knows,
+        connect the broker, then settle every order a previous run left open with what the
+        broker says of it (`Reconciler`). A broker that cannot be restored or reached leaves
+        the account unavailable, not the engine stopped; database errors propagate."""
+        left_open = self._ledger.load()
+        self._left_open = [order.id for order in left_open]
         with self._db.connect() as conn:
-            self._by_client_id = queries.client_order_ids(conn, self.id)
-            self._broker_trade_ids = queries.broker_trade_ids(conn, self.id)
-            self._seq = queries.last_seq(conn, self.id)
+            self.reports.fee_pending = queries.trades_without_fee(conn, self.id)
             self._risk.settings = self._risk.updated(queries.risk_overrides(conn, self.id))
-            left_open = queries.open_orders(conn, self.id)
-            if self.broker.capabilities.restores_from_journal:
-                await self.broker.restore(
-                    JournalSnapshot(
-                        fills=queries.journal_fills(conn, self.id),
-                        open_orders=[
-                            o for o in left_open if o.status is not OrderStatus.PENDING_NEW
-                        ],
-                        state=queries.broker_state_of(conn, self.id),
-                    )
-                )
-        self._open = {order.id: order for order in left_open}
-        await self.broker.connect()
-        self._contracts = {c.symbol: c for c in await self.broker.contracts()}
-        self._quotes = {q.symbol: q for q in await self.broker.quotes(list(self._contracts))}
-        self._positions = {_key(p): p for p in await self.broker.query_positions()}
-        self._summary = await self.broker.query_account()
-        if left_open:
-            await self._reconcile(left_open)
+            restores = self.broker.capabilities.restores_from_journal
+            snapshot = JournalSnapshot(
+                fills=queries.journal_fills(conn, self.id) if restores else [],
+                open_orders=left_open,
+                state=queries.broker_state_of(conn, self.id),
+            )
+        try:
+            await self.broker.restore(snapshot)
+        except Exception as failed:
+            log.exception("account %s: restoring the broker's books failed", self.id)
+            self.broker = self._unavailable(f"its books could not be restored: {_reason(failed)}")
+        self._quotes.start(self.id)
+        try:
+            async with asyncio.timeout(self._connect_timeout_s):
+                await self.broker.connect()
+        except TimeoutError:
+            log.warning("account %s: the broker is still connecting", self.id)
+        except Exception as failed:
+            log.error("account %s: connecting the broker failed: %s", self.id, _reason(failed))
+            self._on_connection(
+                ConnectionState.DISCONNECTED, f"connecting failed: {_reason(failed)}"
+            )
+        if self._sync_task is not None:
+            await self._sync_task
         await self._journal.commit()
 
-    async def _reconcile(self, left_open: list[Order]) -> None:
-        """Bring the orders a previous run left open in line with the broker.
-
-        First the fills the broker has that the journal lacks are booked. Then each order:
-        one the broker knows takes its status (an order the previous run did not see
-        acknowledged becomes `new`; a cancel it did not see answered is sent again); one
-        the broker never received (`pending_new`) is sent now if it is at most
-        `resubmit_within_s` old, else expires; one the broker acknowledged but no longer
-        knows expires (`unknown_to_broker`).
-        """
-        log.info("account %s: reconciling %d open orders with the broker", self.id, len(left_open))
-        trades = await self._ask_broker(self.broker.query_trades(), "its trades")
-        for trade in trades:
-            if trade.id not in self._broker_trade_ids and trade.order_id in self._open:
-                self.on_fill(
-                    Fill(
-                        order_id=trade.order_id,
-                        trade_id=trade.id,
-                        qty=trade.qty,
-                        price=trade.price,
-                        fee=trade.fee,
-                        time=trade.time,
-                    )
-                )
-        resubmit_after = _now() - timedelta(seconds=self.settings.resubmit_within_s)
-        for order_id in [order.id for order in left_open]:
-            order = self._open.get(order_id)
-            if order is None:
-                continue  # a fill just booked ended it
-            try:
-                found = await self._ask_broker(self.broker.find_order(order), "an order")
-            except TradebridgeError as failed:
-                log.error(
-                    "account %s: order %s stays %s: %s",
-                    self.id,
-                    order_id,
-                    order.status.value,
-                    failed.message,
-                )
-                continue
-            if found is not None:
-                await self._adopt(order, found)
-            elif order.status is not OrderStatus.PENDING_NEW:
-                self._store(
-                    transition(order, OrderStatus.EXPIRED, _now(), reason="unknown_to_broker")
-                )
-            elif order.created_at < resubmit_after or not self.settings.resubmit_within_s:
-                self._store(
-                    transition(order, OrderStatus.EXPIRED, _now(), reason="not_sent_before_restart")
-                )
-            else:
-                log.info(
-                    "account %s: sending order %s, never received by the broker", self.id, order_id
-                )
-                with contextlib.suppress(TradebridgeError):  # _send recorded the outcome
-                    await self._send(order)
-
-    async def _adopt(self, order: Order, found: BrokerOrder) -> None:
-        """Take the broker's status for an order left open; send a pending cancel again."""
-        if found.status.is_terminal:
-            if found.status is OrderStatus.FILLED:
-                log.error(
-                    "account %s: the broker has order %s filled, but only %d of %d filled are "
-                    "known; it stays open until the broker's fills arrive",
-                    self.id,
-                    order.id,
-                    order.filled_qty,
-                    order.qty,
-                )
-                return
-            self.on_order_update(
-                OrderUpdate(
-                    order_id=order.id,
-                    status=found.status,
-                    broker_order_id=found.broker_order_id,
-                    reason="reconciled at restart",
-                )
+    def _on_connection(self, state: ConnectionState, message: str) -> None:
+        was_connected = self.connected
+        self.connected = state is ConnectionState.CONNECTED
+        self.connection_message = message
+        log.info("account %s: broker %s (%s)", self.id, state.value, message)
+        self._publish_connection(self.id, state, message)
+        if self.connected and not was_connected:
+            self._sync_task = asyncio.get_running_loop().create_task(
+                self._synchronize(), name=f"synchronize {self.id}"
             )
-        elif order.status is OrderStatus.PENDING_NEW:
-            self.on_order_update(
-                OrderUpdate(
-                    order_id=order.id, status=OrderStatus.NEW, broker_order_id=found.broker_order_id
-                )
-            )
-        elif order.status is OrderStatus.PENDING_CANCEL:
+
+    async def _synchronize(self) -> None:
+        """After each connection: the books as the broker has them, then the orders left
+        open (by a previous run, or while the broker was away) and the fills missed."""
+        async with self._sync_lock:
             try:
-                await self._ask_broker(self.broker.cancel_order(order), "the cancel")
-            except NotCancelable:
-                current = self._open.get(order.id)
-                if current is not None and current.status is OrderStatus.PENDING_CANCEL:
-                    self._store(cancel_refused(current, _now()))
+                positions = await self._ask_broker(self.broker.query_positions(), "positions")
+                summary = await self._ask_broker(self.broker.query_account(), "the account")
+                first = not self._synced_once
+                self._reconciler.take_books(positions, summary, announce=not first)
+                open_ids = self._left_open if first else list(self._ledger.orders.open)
+                await self._reconciler.reconcile(open_ids, restarted=first)
+                self._synced_once = True
+                self._left_open = []
+                await self._quotes.resubscribe()
+            except DATABASE_ERRORS:
+                raise
+            except Exception as failed:
+                log.error(
+                    "account %s: reading the broker's books after connecting failed (%s); "
+                    "tried again at the next connection",
+                    self.id,
+                    _reason(failed),
+                    exc_info=not isinstance(failed, TradebridgeError),
+                )
+            with contextlib.suppress(EngineUnavailable):  # the engine stops; logged there
+                await self._journal.commit()
 
     async def close(self) -> None:
+        self._reconciler.close()
+        self.reports.close()
+        await self._quotes.stop()
         await self.broker.close()
 
     async def flush(self) -> None:
@@ -276,57 +239,83 @@ class AccountRuntime(BrokerSink):
             broker=self.broker.name,
             base_currency=self.settings.base_currency,
             connected=self.connected,
+            connection_message=self.connection_message,
             trading_state=self.trading_state,
             capabilities=self.broker.capabilities,
         )
+
+    def _require_connection(self, doing: str) -> None:
+        if not self.connected:
+            raise BrokerUnavailable(
+                f"account {self.id}: the {self.broker.name} broker is not connected "
+                f"({self.connection_message}); nothing was {doing}",
+                {"account": self.id, "connection": self.connection_message},
+            )
 
     # ----------------------------------------------------------------- orders
 
     async def place(self, request: OrderRequest) -> PlaceResult:
         validate_request(request)
-        if request.client_order_id is not None:
-            existing = self._by_client_id.get(request.client_order_id)
-            if existing is not None:
+        while request.client_order_id is not None:
+            existing = self._ledger.orders.by_client_id.get(request.client_order_id)
+            if existing is None:
+                break
+            with contextlib.suppress(_Vanished):
                 return await self._retried(existing, request)
-        order_id = self._ids.new_id()
-        order = new_order(
-            request,
-            order_id=order_id,
-            client_order_id=request.client_order_id or order_id,
-            account=self.id,
-            now=_now(),
-        )
-        self._by_client_id[order.client_order_id] = order.id
-        contract = self._contracts.get(request.symbol)
-        quote = self._quotes.get(request.symbol)
-        try:
-            check_order(
-                request, contract, quote, self.broker.capabilities, self._view(), self._risk
-            )
-        except Refusal as refusal:
-            await self._record_refusal(order, refusal)
+        self._require_connection("sent")
+        order_id = self._ledger.ids.new_id()
+        client_order_id = request.client_order_id or order_id
+        self._ledger.orders.by_client_id[client_order_id] = order_id  # a concurrent retry waits
         submitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._submitting[order.id] = submitted
+        self._submitting[order_id] = submitted
+        recorded = False
         try:
-            self._reserve(order, contract, quote)
-            self._journal.stage_new_order(order)
-            self._store(order)
+            contract = await self._contract(request.symbol)
+            quote = await self._quote_for_checks(request)
+            order = new_order(
+                request,
+                order_id=order_id,
+                client_order_id=client_order_id,
+                account=self.id,
+                now=now(),
+            )
+            try:
+                check_order(
+                    request,
+                    contract,
+                    quote,
+                    self.broker.capabilities,
+                    self._ledger.view(),
+                    self._risk,
+                )
+            except Refusal as refusal:
+                recorded = True
+                await self._record_refusal(order, refusal)
+            assert contract is not None  # check_order refused an unknown symbol
+            self._ledger.reserved.hold(order, contract, quote)
+            self._ledger.stage_new(order)
+            self._ledger.store(order)
+            recorded = True
             try:
                 await self._journal.commit()
             except BaseException:
-                self._forget(order)
+                self._ledger.forget(order)
                 raise
             await self._send(order)
         finally:
-            del self._submitting[order.id]
+            if not recorded:
+                self._ledger.orders.by_client_id.pop(client_order_id, None)
+            del self._submitting[order_id]
             submitted.set_result(None)
-        return PlaceResult(order=self.get_order(order.id), created=True)
+        return PlaceResult(order=self.get_order(order_id), created=True)
 
     async def _retried(self, order_id: str, request: OrderRequest) -> PlaceResult:
         """A POST with a client_order_id seen before: the original order, or a conflict."""
         pending = self._submitting.get(order_id)
         if pending is not None:
             await asyncio.shield(pending)
+        if request.client_order_id not in self._ledger.orders.by_client_id:
+            raise _Vanished
         order = self.get_order(order_id)
         if not request.same_parameters(order):
             raise DuplicateClientOrderId(
@@ -335,47 +324,86 @@ class AccountRuntime(BrokerSink):
             )
         return PlaceResult(order=order, created=False)
 
+    async def _contract(self, symbol: str) -> Contract | None:
+        """The instrument, from the cache or looked up at the broker (and cached)."""
+        contract = self._ledger.contracts.get(symbol)
+        if contract is None:
+            contract = await self._ask_broker(self.broker.contract(symbol), f"contract {symbol}")
+            if contract is not None:
+                self._ledger.contracts[symbol] = contract
+        return contract
+
+    async def _quote_for_checks(self, request: OrderRequest) -> Quote | None:
+        """The quote, where the checks need one (else None: no round trip to the broker)."""
+        if not needs_quote(request, self._risk):
+            self._quotes.want([request.symbol])
+            return None
+        try:
+            (quote,) = await self._quotes.snapshot([request.symbol])
+        except NotFound:
+            return None
+        return quote
+
     async def _record_refusal(self, order: Order, refusal: Refusal) -> NoReturn:
         rejected = transition(
             order, OrderStatus.REJECTED, order.created_at, reason=refusal.reason.value
         )
-        self._journal.stage_new_order(rejected)
-        self._store(rejected)
+        self._ledger.stage_new(rejected)
+        self._ledger.store(rejected)
         try:
             await self._journal.commit()
         except BaseException:
-            self._forget(rejected)
+            self._ledger.forget(rejected)
             raise
         raise OrderRejected(refusal.reason, refusal.message, {"order_id": order.id})
 
     async def _send(self, order: Order) -> None:
         """Hand the order to the broker. A refusal, or a failure that means the order never
-        left, records it as rejected; a timeout leaves it `pending_new`: the broker may have
-        it, and reconciliation settles which."""
+        left (`BrokerUnavailable` from the adapter), records it as rejected. No answer in
+        time, or a failure of unknown outcome, leaves it `pending_new`: the broker may have
+        it, so it is looked up (`_look_up_later`), never sent again."""
         try:
             async with asyncio.timeout(self._broker_timeout_s):  # no extra task, unlike wait_for
                 await self.broker.place_order(order)
-        except TimeoutError:
+        except (TimeoutError, Timeout):
+            self._reconciler.look_up_later(order.id)
+            await self._journal.commit()
             raise Timeout(
                 f"the broker did not acknowledge order {order.id} in time; it stays pending_new "
-                "until the broker answers",
-                {"order_id": order.id},
+                "until the broker answers: look it up by its client_order_id, do not send it "
+                "again under a new one",
+                {"order_id": order.id, "client_order_id": order.client_order_id},
             ) from None
         except TradebridgeError as refused:
             reason = refused.reason.value if isinstance(refused, OrderRejected) else refused.code
-            current = self._open.get(order.id)
-            if current is not None:
-                self._store(transition(current, OrderStatus.REJECTED, _now(), reason=reason))
+            current = self._ledger.orders.open.get(order.id)
+            if current is not None and current.status is OrderStatus.PENDING_NEW:
+                self._ledger.store(transition(current, OrderStatus.REJECTED, now(), reason=reason))
             await self._journal.commit()
             refused.details = {**refused.details, "order_id": order.id}
             raise
+        except Exception:
+            log.exception(
+                "account %s: the %s adapter failed placing order %s; the outcome is unknown, "
+                "the order is looked up at the broker",
+                self.id,
+                self.broker.name,
+                order.id,
+            )
+            self._reconciler.look_up_later(order.id)
+            await self._journal.commit()
+            raise Timeout(
+                f"placing order {order.id} failed with an unknown outcome; it stays pending_new "
+                "until the broker reports it: look it up by its client_order_id",
+                {"order_id": order.id, "client_order_id": order.client_order_id},
+            ) from None
         await self._journal.commit()
 
     async def cancel(self, order_id: str) -> Order:
         pending = self._submitting.get(order_id)
         if pending is not None:
             await asyncio.shield(pending)
-        order = self._open.get(order_id)
+        order = self._ledger.orders.open.get(order_id)
         if order is None:
             found = self.get_order(order_id)
             raise NotCancelable(
@@ -387,29 +415,38 @@ class AccountRuntime(BrokerSink):
                 f"order {order_id} is {order.status.value}; wait for the broker's answer",
                 {"order_id": order_id, "status": order.status.value},
             )
-        self._store(transition(order, OrderStatus.PENDING_CANCEL, _now()))
+        self._require_connection("canceled")
+        self._ledger.store(transition(order, OrderStatus.PENDING_CANCEL, now()))
         await self._journal.commit()
         try:
             async with asyncio.timeout(self._broker_timeout_s):
                 await self.broker.cancel_order(order)
         except NotCancelable as refused:
-            current = self._open.get(order_id)
+            current = self._ledger.orders.open.get(order_id)
             if current is not None and current.status is OrderStatus.PENDING_CANCEL:
-                self._store(cancel_refused(current, _now()))
+                self._ledger.store(cancel_refused(current, now()))
             await self._journal.commit()
             raise NotCancelable(refused.message, {"order_id": order_id}) from None
-        except TimeoutError:
+        except (TimeoutError, Timeout):
             raise Timeout(
                 f"the broker did not answer the cancel of {order_id} in time; "
                 "the order stays pending_cancel until it does",
                 {"order_id": order_id},
             ) from None
+        except TradebridgeError as failed:  # never reached the broker: the order works on
+            current = self._ledger.orders.open.get(order_id)
+            if current is not None and current.status is OrderStatus.PENDING_CANCEL:
+                self._ledger.store(cancel_refused(current, now()))
+            await self._journal.commit()
+            failed.details = {**failed.details, "order_id": order_id}
+            raise
         await self._journal.commit()
         return self.get_order(order_id)
 
     async def cancel_all(self) -> list[Order]:
+        self._require_connection("canceled")
         results = []
-        for order_id in list(self._open):
+        for order_id in list(self._ledger.orders.open):
             try:
                 results.append(await self.cancel(order_id))
             except (NotCancelable, NotFound):
@@ -417,19 +454,11 @@ class AccountRuntime(BrokerSink):
         return results
 
     def get_order(self, order_id: str) -> Order:
-        order = self._open.get(order_id) or self._recent.get(order_id)
-        if order is None:
-            with self._db.connect() as conn:
-                order = queries.get_order(conn, self.id, order_id)
-        if order is None:
-            raise NotFound(
-                f"order {order_id} not found in account {self.id}", {"order_id": order_id}
-            )
-        return order
+        return self._ledger.get_order(order_id)
 
     def get_order_by_client_id(self, client_order_id: str) -> Order:
-        order_id = self._by_client_id.get(client_order_id)
-        if order_id is None:
+        order_id = self._ledger.orders.by_client_id.get(client_order_id)
+        if order_id is None or order_id in self._submitting:
             raise NotFound(
                 f"no order with client_order_id {client_order_id!r} in account {self.id}",
                 {"client_order_id": client_order_id},
@@ -461,7 +490,7 @@ class AccountRuntime(BrokerSink):
     async def positions(self) -> list[Position]:
         """Asked of the broker, so prices and valuations are current."""
         positions = await self._ask_broker(self.broker.query_positions(), "positions")
-        return sorted(positions, key=_key)
+        return sorted(positions, key=position_key)
 
     async def summary(self) -> AccountSummary:
         return await self._ask_broker(self.broker.query_account(), "the account summary")
@@ -474,29 +503,23 @@ class AccountRuntime(BrokerSink):
             raise Timeout(f"the broker did not send {what} in time") from None
 
     async def contracts(self, venue: str | None, text: str | None) -> list[Contract]:
-        contracts = await self._ask_broker(self.broker.contracts(), "its contracts")
-        if venue is not None:
-            contracts = [c for c in contracts if venue_of(c.symbol).value == venue]
-        if text:
-            needle = text.casefold()
-            contracts = [
-                c for c in contracts if needle in c.symbol.casefold() or needle in c.name.casefold()
-            ]
+        contracts = await self._ask_broker(self.broker.contracts(venue, text), "its contracts")
         return sorted(contracts, key=lambda c: c.symbol)
 
     async def market_status(self) -> list[VenueStatus]:
         return await self._ask_broker(self.broker.market_status(), "the market status")
 
     async def bars(self, symbol: str, interval: BarInterval, limit: int) -> list[Bar]:
-        if symbol not in self._contracts:
+        if await self._contract(symbol) is None:
             raise NotFound(f"unknown symbol {symbol}", {"symbol": symbol})
         return await self._ask_broker(self.broker.bars(symbol, interval, limit), "bars")
 
-    def quotes(self, symbols: list[str]) -> list[Quote]:
-        missing = [s for s in symbols if s not in self._quotes]
-        if missing:
-            raise NotFound(f"no quote for {', '.join(missing)}", {"symbols": missing})
-        return [self._quotes[s] for s in symbols]
+    async def quotes(self, symbols: list[str]) -> list[Quote]:
+        return await self._quotes.snapshot(symbols)
+
+    async def watch_quotes(self, owner: str, symbols: list[str], lease_s: float) -> None:
+        """A web process's clients want `symbols` streamed, for `lease_s` seconds."""
+        await self._quotes.lease(owner, symbols, lease_s)
 
     # ----------------------------------------------------------------- risk
 
@@ -508,9 +531,9 @@ class AccountRuntime(BrokerSink):
         that they survive a restart (stored settings win over the config file)."""
         async with self._risk_changes:
             settings = self._risk.updated(changes)
-            now = _now()
+            changed_at = now()
             await self._write_risk(
-                lambda conn: queries.store_risk_overrides(conn, self.id, changes, now)
+                lambda conn: queries.store_risk_overrides(conn, self.id, changes, changed_at)
             )
             self._risk.settings = settings
         log.info("account %s: risk settings changed: %s", self.id, changes)
@@ -539,157 +562,6 @@ class AccountRuntime(BrokerSink):
                 {"database_error": database_error_reason(exc)},
             ) from None
 
-    # ----------------------------------------------------------------- broker sink
 
-    def on_order_update(self, update: OrderUpdate) -> None:
-        order = self._open.get(update.order_id)
-        if order is None:
-            log.warning(
-                "account %s: broker update for unknown or closed order %s (%s) ignored",
-                self.id,
-                update.order_id,
-                update.status.value,
-            )
-            return
-        try:
-            updated = transition(
-                order,
-                update.status,
-                _now(),
-                reason=update.reason,
-                broker_order_id=update.broker_order_id,
-            )
-        except IllegalTransition as refused:
-            log.warning("account %s: refused broker update: %s", self.id, refused.message)
-            return
-        self._store(updated)
-
-    def on_fill(self, fill: Fill) -> None:
-        if fill.trade_id in self._broker_trade_ids:
-            log.info("account %s: fill %s already applied", self.id, fill.trade_id)
-            return
-        order = self._open.get(fill.order_id)
-        if order is None:
-            log.warning(
-                "account %s: fill %s for unknown or closed order %s ignored",
-                self.id,
-                fill.trade_id,
-                fill.order_id,
-            )
-            return
-        contract = self._contracts[order.symbol]
-        try:
-            updated = apply_fill(
-                order, fill.qty, fill.price, ladder_for(contract).tick_at(fill.price), fill.time
-            )
-        except IllegalTransition as refused:
-            log.warning("account %s: refused fill: %s", self.id, refused.message)
-            return
-        trade = Trade(
-            id=self._ids.new_id(),
-            order_id=order.id,
-            client_order_id=order.client_order_id,
-            account=self.id,
-            symbol=order.symbol,
-            side=order.side,
-            qty=fill.qty,
-            price=fill.price,
-            fee=fill.fee,
-            time=fill.time,
-        )
-        self._broker_trade_ids.add(fill.trade_id)
-        self._store(updated)
-        self._journal.stage_trade(trade, fill.trade_id)
-        self._emit(EventType.TRADE, trade)
-
-    def on_position(self, position: Position) -> None:
-        if position.qty == 0:
-            self._positions.pop(_key(position), None)
-        else:
-            self._positions[_key(position)] = position
-        self._emit(EventType.POSITION, position)
-
-    def on_account(self, summary: AccountSummary) -> None:
-        self._summary = summary
-        self._emit(EventType.ACCOUNT, summary)
-
-    def on_quote(self, quote: Quote) -> None:
-        self._quotes[quote.symbol] = quote
-        self._publish_quote(quote)
-
-    def on_connection(self, state: ConnectionState, message: str) -> None:
-        self.connected = state is ConnectionState.CONNECTED
-        log.info("account %s: broker %s (%s)", self.id, state.value, message)
-        self._publish_connection(self.id, state, message)
-
-    def on_state(self, key: str, value: str) -> None:
-        self._journal.stage_state(self.id, key, value)
-
-    # ----------------------------------------------------------------- internals
-
-    def _store(self, order: Order) -> None:
-        """Make `order` the current state: journal it, emit its event and keep the in-memory
-        indexes in step. New orders are staged with `stage_new_order` first."""
-        if order.id in self._reservations and order.status is not OrderStatus.PENDING_NEW:
-            self._release(order.id)
-        if order.status.is_terminal:
-            self._open.pop(order.id, None)
-            self._recent[order.id] = order
-            if len(self._recent) > RECENT_CLOSED_ORDERS:
-                self._recent.popitem(last=False)
-        else:
-            self._open[order.id] = order
-        self._journal.stage_order(order)
-        self._emit(EventType.ORDER, order)
-
-    def _forget(self, order: Order) -> None:
-        """Undo the in-memory traces of an order whose journal write failed."""
-        self._open.pop(order.id, None)
-        self._recent.pop(order.id, None)
-        self._by_client_id.pop(order.client_order_id, None)
-        if order.id in self._reservations:
-            self._release(order.id)
-
-    def _emit(self, type: EventType, data: msgspec.Struct) -> None:
-        self._seq += 1
-        event = AccountEvent(
-            account=self.id, seq=self._seq, type=type, data=msgspec.Raw(_encode(data))
-        )
-        self._journal.stage_event(StagedEvent(self.id, self._seq, type.value, _encode(event)))
-
-    def _view(self) -> AccountView:
-        balances = {b.currency: b for b in self._summary.balances} if self._summary else {}
-        return AccountView(
-            balances=balances,
-            positions=self._positions,
-            reserved_cash=self._reserved_cash,
-            reserved_qty=self._reserved_qty,
-            open_orders=self._open,
-        )
-
-    def _reserve(self, order: Order, contract: Contract | None, quote: Quote | None) -> None:
-        """Hold cash (buys) or shares (sells) until the broker has acknowledged the order, so
-        concurrent orders cannot spend the same money twice."""
-        if contract is None or order.offset is not None:
-            return  # futures: the broker freezes margin at once
-        if order.side is Side.BUY:
-            price = (
-                order.limit_price
-                if order.type is OrderType.LIMIT
-                else (quote.ask or quote.last if quote else None)
-            )
-            amount = (price or Decimal(0)) * order.qty * contract.multiplier
-            key = contract.currency
-            self._reserved_cash[key] = self._reserved_cash.get(key, Decimal(0)) + amount
-            self._reservations[order.id] = (key, amount, 0)
-        else:
-            key = order.symbol
-            self._reserved_qty[key] = self._reserved_qty.get(key, 0) + order.qty
-            self._reservations[order.id] = (key, Decimal(0), order.qty)
-
-    def _release(self, order_id: str) -> None:
-        key, amount, qty = self._reservations.pop(order_id)
-        if qty:
-            self._reserved_qty[key] -= qty
-        else:
-            self._reserved_cash[key] -= amount
+def _reason(failed: BaseException) -> str:
+    return failed.message if isinstance(failed, TradebridgeError) else repr(failed)

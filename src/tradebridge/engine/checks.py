@@ -92,6 +92,12 @@ def check_order(
     trading state, what the instrument and the broker accept, the account's risk limits,
     then funds or position (so a refusal names the most fundamental reason)."""
     risk.check_state(request, account)
+    market = market_of(request.symbol)
+    if market not in capabilities.markets:
+        raise Refusal(
+            RejectReason.NOT_SUPPORTED,
+            f"this account does not trade {request.symbol} ({market.value.replace('_', ' ')})",
+        )
     if contract is None:
         raise Refusal(RejectReason.UNKNOWN_SYMBOL, f"unknown symbol {request.symbol}")
     if request.type is OrderType.MARKET and not capabilities.market_orders:
@@ -117,12 +123,29 @@ def check_order(
                 f"limit_price {price} is not a multiple of the tick {tick} of {contract.symbol}",
             )
     risk.check(request, contract, quote, account)
-    if market_of(request.symbol) is Market.CN_FUTURES:
+    if market is Market.CN_FUTURES:
         return  # margin and offsets are the venue's to check: the broker refuses what they allow
     if request.side is Side.BUY:
         _check_funds(request, contract, quote, account)
-    else:
+    elif not capabilities.short_selling:
         _check_position(request, account)
+
+
+def needs_quote(request: OrderRequest, risk: "RiskLimits") -> bool:
+    """Whether the checks need the symbol's quote: to value a market order, or for a risk
+    limit measured against the last price."""
+    settings = risk.settings
+    return (
+        request.type is OrderType.MARKET
+        or settings.price_band_pct is not None
+        or (
+            request.limit_price is None
+            and (
+                settings.max_order_notional is not None
+                or settings.max_position_notional is not None
+            )
+        )
+    )
 
 
 def _check_funds(

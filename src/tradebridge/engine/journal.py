@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, Insert, bindparam
@@ -33,7 +34,7 @@ from tradebridge.domain.orders import Order
 from tradebridge.store.failures import database_error_reason
 from tradebridge.store.records import ORDER_MUTABLE_COLUMNS, order_row, order_update_row, trade_row
 from tradebridge.store.schema import broker_state, events, orders, trades
-from tradebridge.store.types import epoch_micros
+from tradebridge.store.types import decimal_text, epoch_micros
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ _UPDATE_ORDER = (
     .values({name: bindparam(name) for name in ORDER_MUTABLE_COLUMNS})
 )
 _INSERT_TRADE = trades.insert().values({c.name: bindparam(c.name) for c in trades.c})
+_UPDATE_TRADE_FEE = (
+    trades.update().where(trades.c.id == bindparam("b_id")).values(fee=bindparam("fee"))
+)
 _INSERT_EVENT = events.insert().values({c.name: bindparam(c.name) for c in events.c})
 
 
@@ -95,18 +99,21 @@ class StagedEvent:
 
 
 class _Batch:
-    __slots__ = ("events", "inserts", "states", "trades", "updates", "waiter")
+    __slots__ = ("events", "fees", "inserts", "states", "trades", "updates", "waiter")
 
     def __init__(self) -> None:
         self.inserts: dict[str, Order] = {}
         self.updates: dict[str, Order] = {}
         self.trades: list[dict[str, Any]] = []
+        self.fees: list[dict[str, Any]] = []
         self.events: list[StagedEvent] = []
         self.states: dict[tuple[str, str], str] = {}
         self.waiter: asyncio.Future[None] | None = None
 
     def empty(self) -> bool:
-        return not (self.inserts or self.updates or self.trades or self.events or self.states)
+        return not (
+            self.inserts or self.updates or self.trades or self.fees or self.events or self.states
+        )
 
 
 class Journal:
@@ -127,6 +134,7 @@ class Journal:
         self._insert_order = _DriverStatement(_INSERT_ORDER, dialect)
         self._update_order = _DriverStatement(_UPDATE_ORDER, dialect)
         self._insert_trade = _DriverStatement(_INSERT_TRADE, dialect)
+        self._update_trade_fee = _DriverStatement(_UPDATE_TRADE_FEE, dialect)
         self._insert_event = _DriverStatement(_INSERT_EVENT, dialect)
         self._upsert_state = _DriverStatement(_upsert_state(dialect), dialect)
         self._connection: Any = None
@@ -154,6 +162,11 @@ class Journal:
 
     def stage_trade(self, trade: Trade, broker_trade_id: str) -> None:
         self._pending.trades.append(trade_row(trade, broker_trade_id))
+        self._schedule()
+
+    def stage_trade_fee(self, trade_id: str, fee: Decimal) -> None:
+        """The fee of a trade stored (or staged) without one."""
+        self._pending.fees.append({"b_id": trade_id, "fee": decimal_text(fee)})
         self._schedule()
 
     def stage_event(self, event: StagedEvent) -> None:
@@ -289,6 +302,8 @@ class Journal:
                 self._update_order.run(cursor, rows)
             if batch.trades:
                 self._insert_trade.run(cursor, batch.trades)
+            if batch.fees:
+                self._update_trade_fee.run(cursor, batch.fees)
             now = epoch_micros(datetime.now(UTC))
             if batch.states:
                 self._upsert_state.run(

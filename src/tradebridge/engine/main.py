@@ -68,8 +68,8 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
         for event in events:
             publisher.publish(account_topic(event.account), event.payload)
 
-    def publish_quote(quote: Quote) -> None:
-        publisher.publish(quote_topic(quote.symbol), _encode(quote))
+    def publish_quote(account: str, quote: Quote) -> None:
+        publisher.publish(quote_topic(account, quote.symbol), _encode(quote))
 
     def publish_connection(account: str, state: ConnectionState, message: str) -> None:
         event = ConnectionEvent(account=account, state=state, message=message)

@@ -27,6 +27,8 @@ class AccountInfo(msgspec.Struct, frozen=True, kw_only=True):
     broker: str
     base_currency: str
     connected: bool
+    connection_message: str
+    """The broker's last connection news: why it is down, or what it connected to."""
     trading_state: TradingState
     capabilities: Capabilities
 
@@ -92,6 +94,16 @@ class SetQuote(msgspec.Struct, frozen=True, kw_only=True):
     bid_size: int | None = None
     ask_size: int | None = None
     pre_close: Decimal | None = None
+
+
+class WatchQuotes(msgspec.Struct, frozen=True, kw_only=True):
+    """A web process's quote subscriptions on one account, as a lease it renews: the
+    symbols its WebSocket clients want streamed (all of them each time; empty: none)."""
+
+    owner: str
+    account: str
+    symbols: list[str]
+    lease_s: float
 
 
 class ContractQuery(msgspec.Struct, frozen=True, kw_only=True):
@@ -178,8 +190,9 @@ def account_topic(account: str) -> str:
     return f"acct.{account}."
 
 
-def quote_topic(symbol: str) -> str:
-    return f"quote.{symbol}."
+def quote_topic(account: str, symbol: str) -> str:
+    """Quotes are an account's: a paper account's simulated price is not the real one."""
+    return f"quote.{account}.{symbol}."
 
 
 STATUS_TOPIC = "status."
@@ -203,6 +216,7 @@ class Method:
     CANCEL_ALL = "orders.cancel_all"
     LIST_TRADES = "trades.list"
     QUOTES = "market.quotes"
+    WATCH_QUOTES = "market.watch_quotes"
     CONTRACTS = "market.contracts"
     MARKET_STATUS = "market.status"
     BARS = "market.bars"

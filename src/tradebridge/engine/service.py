@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from tradebridge import __version__
-from tradebridge.brokers.base import VenueStatus
-from tradebridge.brokers.paper import PaperBroker
+from tradebridge.brokers.base import Simulator, VenueStatus
 from tradebridge.config import RiskSettings
 from tradebridge.domain.errors import EngineUnavailable, NotFound, ValidationFailed
 from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
@@ -36,11 +35,14 @@ from tradebridge.engine.protocol import (
     RiskState,
     RiskUpdate,
     SetQuote,
+    WatchQuotes,
 )
 from tradebridge.rpc import RpcServer
 from tradebridge.store.failures import database_error_reason
 
 MAX_PAGE = 1000
+MAX_LEASE_S = 600.0
+"""The longest a web's quote subscriptions last without being renewed."""
 
 
 class EngineService:
@@ -64,6 +66,7 @@ class EngineService:
             (Method.CANCEL_ALL, AccountRef, self.cancel_all),
             (Method.LIST_TRADES, ListTrades, self.list_trades),
             (Method.QUOTES, QuotesRequest, self.quotes),
+            (Method.WATCH_QUOTES, WatchQuotes, self.watch_quotes),
             (Method.CONTRACTS, ContractQuery, self.contracts),
             (Method.MARKET_STATUS, AccountRef, self.market_status),
             (Method.BARS, BarsRequest, self.bars),
@@ -80,13 +83,13 @@ class EngineService:
             raise NotFound(f"account {account_id!r} not found", {"account": account_id})
         return account
 
-    def _paper(self, account_id: str) -> PaperBroker:
-        broker = self._account(account_id).broker
-        if not isinstance(broker, PaperBroker):
+    def _simulator(self, account_id: str) -> Simulator:
+        simulator = self._account(account_id).broker.simulator()
+        if simulator is None:
             raise NotFound(
                 f"account {account_id!r} is not a paper account", {"account": account_id}
             )
-        return broker
+        return simulator
 
     async def status(self, _: None) -> EngineStatus:
         return EngineStatus(version=__version__, accounts=await self.accounts(None))
@@ -138,13 +141,21 @@ class EngineService:
 
     async def quotes(self, request: QuotesRequest) -> list[Quote]:
         symbols = [parse_symbol(s) for s in request.symbols]
-        return self._account(request.account).quotes(symbols)
+        return await self._account(request.account).quotes(symbols)
+
+    async def watch_quotes(self, request: WatchQuotes) -> None:
+        if not 0 < request.lease_s <= MAX_LEASE_S:
+            raise ValidationFailed(
+                f"lease_s must be above 0 and at most {MAX_LEASE_S:g}", {"field": "lease_s"}
+            )
+        symbols = [parse_symbol(s) for s in request.symbols]
+        await self._account(request.account).watch_quotes(request.owner, symbols, request.lease_s)
 
     async def contracts(self, query: ContractQuery) -> list[Contract]:
         venue = query.venue.upper() if query.venue else None
         if venue is not None and venue not in Venue._value2member_map_:
             raise ValidationFailed(f"unknown venue {query.venue!r}", {"field": "venue"})
-        return await self._account(query.account).contracts(venue, query.q)
+        return await self._account(query.account).contracts(venue, query.q or None)
 
     async def market_status(self, ref: AccountRef) -> list[VenueStatus]:
         return await self._account(ref.account).market_status()
@@ -158,15 +169,15 @@ class EngineService:
     async def paper_clock(self, request: ClockRequest) -> ClockState:
         if (request.advance is None) == (request.to is None):
             raise ValidationFailed("give exactly one of 'advance' and 'to'", {"field": "advance"})
-        broker = self._paper(request.account)
-        now = broker.advance_clock(advance=request.advance, to=request.to)
+        simulator = self._simulator(request.account)
+        now = simulator.advance_clock(advance=request.advance, to=request.to)
         await self._account(request.account).flush()
         return ClockState(account=request.account, now=now)
 
     async def paper_set_quote(self, request: SetQuote) -> Quote:
-        broker = self._paper(request.account)
+        simulator = self._simulator(request.account)
         account = self._account(request.account)
-        quote = broker.set_quote(
+        quote = simulator.set_quote(
             parse_symbol(request.symbol),
             last=request.last,
             bid=request.bid,
@@ -180,11 +191,13 @@ class EngineService:
 
     async def paper_reset(self, ref: AccountRef) -> None:
         """Also puts the risk settings back to the config file's: a paper account starts
-        over as configured."""
-        self._paper(ref.account).reset()
+        over as configured. The risk settings go first: their write is the step that can
+        fail, and then nothing has changed."""
+        simulator = self._simulator(ref.account)
         account = self._account(ref.account)
-        await account.flush()
         await account.reset_risk()
+        simulator.reset()
+        await account.flush()
 
 
 def _database_failures_as_unavailable(

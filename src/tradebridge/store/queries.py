@@ -66,8 +66,11 @@ def open_orders(conn: Connection, account: str) -> list[Order]:
 
 
 def client_order_ids(conn: Connection, account: str) -> dict[str, str]:
+    """Order ids by client order id (orders placed outside tradebridge have none)."""
     rows = conn.execute(
-        select(orders.c.client_order_id, orders.c.id).where(orders.c.account == account)
+        select(orders.c.client_order_id, orders.c.id).where(
+            orders.c.account == account, orders.c.client_order_id.is_not(None)
+        )
     )
     return {cid: oid for cid, oid in rows}
 
@@ -92,6 +95,12 @@ def list_trades(
 def broker_trade_ids(conn: Connection, account: str) -> set[str]:
     rows = conn.execute(select(trades.c.broker_trade_id).where(trades.c.account == account))
     return {r[0] for r in rows}
+
+
+def trades_without_fee(conn: Connection, account: str) -> dict[str, Trade]:
+    """Trades whose fee the broker has not reported yet, by broker trade id."""
+    query = select(trades).where(trades.c.account == account, trades.c.fee.is_(None))
+    return {row._mapping["broker_trade_id"]: trade_from_row(row) for row in conn.execute(query)}
 
 
 def journal_fills(conn: Connection, account: str) -> list[JournalFill]:

@@ -52,7 +52,7 @@ orders = Table(
     metadata,
     Column("id", String(26), primary_key=True),
     Column("account", String(32), nullable=False),
-    Column("client_order_id", String(64), nullable=False),
+    Column("client_order_id", String(64), nullable=True),
     Column("symbol", String(32), nullable=False),
     Column("side", String(8), nullable=False),
     Column("offset", String(16), nullable=True),
@@ -68,6 +68,7 @@ orders = Table(
     Column("created_at", EpochMicros, nullable=False),
     Column("updated_at", EpochMicros, nullable=False),
     UniqueConstraint("account", "client_order_id", name="uq_orders_account_client_order_id"),
+    # null `client_order_id`: an order placed outside tradebridge (NULLs never collide)
     Index("ix_orders_account_id", "account", "id"),
     Index("ix_orders_account_status", "account", "status"),
 )
@@ -79,12 +80,12 @@ trades = Table(
     Column("account", String(32), nullable=False),
     Column("broker_trade_id", String(64), nullable=False),
     Column("order_id", String(26), nullable=False),
-    Column("client_order_id", String(64), nullable=False),
+    Column("client_order_id", String(64), nullable=True),
     Column("symbol", String(32), nullable=False),
     Column("side", String(8), nullable=False),
     Column("qty", BigInteger, nullable=False),
     Column("price", DecimalText, nullable=False),
-    Column("fee", DecimalText, nullable=False),
+    Column("fee", DecimalText, nullable=True),  # null until the broker reports it (on_fee)
     Column("time", EpochMicros, nullable=False),
     UniqueConstraint("account", "broker_trade_id", name="uq_trades_account_broker_trade_id"),
     Index("ix_trades_account_id", "account", "id"),

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tradebridge.brokers.base import Fill, OrderUpdate
-from tradebridge.brokers.paper import PaperBroker
-from tradebridge.config import PaperSettings
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.domain.enums import ConnectionState, Offset, OrderType, Side, TimeInForce
 from tradebridge.domain.models import AccountSummary, Position, Quote
 from tradebridge.domain.orders import Order, OrderRequest, new_order

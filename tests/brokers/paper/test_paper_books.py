@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from tradebridge.brokers.paper import PaperBroker
-from tradebridge.config import PaperSettings
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.domain.enums import OrderStatus, RejectReason
 from tradebridge.domain.errors import NotCancelable, OrderRejected
 

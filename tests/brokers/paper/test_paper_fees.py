@@ -5,16 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from tradebridge.brokers.paper import PaperBroker
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import CnStockFees, HkStockFees, PaperFees, PaperSettings
 from tradebridge.brokers.paper.fees import fee_schedules
-from tradebridge.config import (
-    CnStockFees,
-    ConfigError,
-    HkStockFees,
-    PaperFees,
-    PaperSettings,
-    load_settings,
-)
+from tradebridge.config import ConfigError, load_settings
 from tradebridge.domain.enums import Side
 from tradebridge.domain.symbols import Market
 

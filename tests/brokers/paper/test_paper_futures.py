@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from tradebridge.brokers.paper import PaperBroker
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import ContractRow, PaperSettings
 from tradebridge.brokers.paper.futures import CloseSource, close_source, position_direction
 from tradebridge.brokers.paper.universe import build_universe
-from tradebridge.config import ContractRow, PaperSettings
 from tradebridge.domain.enums import Direction, Offset, OrderStatus, RejectReason, Side
 from tradebridge.domain.errors import OrderRejected, ValidationFailed
 

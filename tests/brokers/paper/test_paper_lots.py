@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from tradebridge.brokers.paper import PaperBroker
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import ContractRow, PaperSettings
 from tradebridge.brokers.paper.rules import check_sell_qty
 from tradebridge.brokers.paper.universe import build_universe
-from tradebridge.config import ContractRow, PaperSettings
 from tradebridge.domain.enums import OrderType, RejectReason
 from tradebridge.domain.errors import OrderRejected
 

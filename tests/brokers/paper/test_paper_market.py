@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from tradebridge.brokers.paper import PaperBroker
+from tradebridge.brokers.paper.broker import PaperBroker
 from tradebridge.domain.enums import ConnectionState, MarketStatus, OrderStatus, TimeInForce
 from tradebridge.domain.errors import NotFound, ValidationFailed
+from tradebridge.domain.symbols import Market
 
 pytestmark = pytest.mark.anyio
 
@@ -115,8 +116,8 @@ async def test_connection_calls_and_capabilities(broker, sink) -> None:
 
     assert PaperBroker.name == "paper"
     caps = PaperBroker.capabilities
-    assert (caps.market_orders, caps.modify, caps.short_selling) == (True, False, False)
-    assert (caps.futures_offsets, caps.quote_streaming) == (True, True)
+    assert (caps.market_orders, caps.short_selling, caps.quote_streaming) == (True, False, True)
+    assert caps.markets == frozenset(Market)
     assert caps.time_in_force == frozenset(TimeInForce)
 
 
@@ -148,7 +149,7 @@ async def test_reset(broker, sink, make_order) -> None:
     assert sink.kinds()[:2] == ["order", "order"]
     assert sink.kinds()[-3:] == ["position", "position", "account"]
     assert {(p.symbol, p.qty) for p in sink.of("position")} == {(MOUTAI, 0), ("AAPL.US", 0)}
-    assert len(sink.of("quote")) == len(await broker.contracts())
+    assert len(sink.of("quote")) == len(await broker.contracts(None, None))
 
     summary = sink.of("account")[-1]
     assert (summary.cash, summary.frozen, summary.realized_pnl) == (

@@ -26,10 +26,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradebridge.brokers.paper import PaperBroker
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.brokers.paper.rules import PriceBand, price_band
 from tradebridge.brokers.paper.universe import build_universe
-from tradebridge.config import PaperSettings
 from tradebridge.domain.enums import Direction, Offset, OrderStatus, OrderType, Side, TimeInForce
 from tradebridge.domain.errors import NotCancelable, OrderRejected
 from tradebridge.domain.money import round_money

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from test_paper_properties import CASH, UNIT, UNIVERSE, cancel, move, place, shift, unwind
 
 from tradebridge.brokers.base import JournalFill, JournalSnapshot
-from tradebridge.brokers.paper import PaperBroker
-from tradebridge.config import PaperSettings
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.domain.enums import Direction, OrderStatus, OrderType, Side
 from tradebridge.domain.errors import NotCancelable, OrderRejected
 from tradebridge.domain.orders import Order, OrderRequest, new_order

@@ -67,7 +67,7 @@ async def test_pre_close_rolls_to_the_last_price_and_the_limits_follow(
         D("1650.01"),
     )
     assert (quote.bid_size, quote.ask_size) == (700, 300)
-    assert len(sink.of("quote")) == len(await broker.contracts())
+    assert len(sink.of("quote")) == len(await broker.contracts(None, None))
     await broker.place_order(make_order(MOUTAI, "buy", 100, "1815.00"))  # the new upper limit
     with pytest.raises(OrderRejected, match=r"1485\.00 to 1815\.00"):
         await broker.place_order(make_order(MOUTAI, "buy", 100, "1815.01"))

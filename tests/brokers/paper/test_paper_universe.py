@@ -5,9 +5,9 @@ from decimal import Decimal
 import pydantic
 import pytest
 
-from tradebridge.brokers.paper import PaperBroker
+from tradebridge.brokers.paper.broker import PaperBroker
+from tradebridge.brokers.paper.config import ContractRow, PaperSettings
 from tradebridge.brokers.paper.universe import BUILT_IN, CnBoard, build_universe, cn_board
-from tradebridge.config import ContractRow, PaperSettings
 from tradebridge.domain.errors import ValidationFailed
 
 
@@ -160,7 +160,7 @@ async def test_broker_trades_configured_rows(sink) -> None:
         contracts=[ContractRow(symbol="601398.SH", name="工商银行", pre_close=Decimal("5.80"))]
     )
     broker = PaperBroker("paper", settings, sink)
-    symbols = [contract.symbol for contract in await broker.contracts()]
+    symbols = [contract.symbol for contract in await broker.contracts(None, None)]
     assert symbols[-1] == "601398.SH"
     (quote,) = await broker.quotes(["601398.SH"])
     assert (quote.last, quote.bid, quote.ask) == (Decimal("5.80"), Decimal("5.79"), Decimal("5.81"))

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tradebridge.api.security import Principal, Scope
-from tradebridge.api.stream.hub import READ_PAGE, StreamHub
+from tradebridge.api.stream.hub import READ_PAGE, QuoteKey, StreamHub
 from tradebridge.api.stream.messages import (
     ACCOUNT_CHANNELS,
     CHANNEL_OF,
@@ -105,9 +105,9 @@ class Connection:
         self._backlog = hub.limits.backlog
         self._page = max(1, min(READ_PAGE, self._backlog // 2))
         self._events: deque[str] = deque()
-        self._quotes: dict[str, str] = {}
+        self._quotes: dict[QuoteKey, str] = {}
         self._streams: dict[str, AccountStream] = {}
-        self._symbols: set[str] = set()
+        self._symbols: set[QuoteKey] = set()
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
 
@@ -124,9 +124,9 @@ class Connection:
             return
         self._deliver(stream, event)
 
-    def offer_quote(self, symbol: str, text: str) -> None:
+    def offer_quote(self, key: QuoteKey, text: str) -> None:
         if self.close_code is None:
-            self._quotes[symbol] = text  # replaces an unsent one: the client gets the latest
+            self._quotes[key] = text  # replaces an unsent one: the client gets the latest
             self._wake.set()
 
     def offer_message(self, text: str) -> None:
@@ -272,7 +272,7 @@ class Connection:
     def _subscribe(self, op: SubscribeOp) -> None:
         types, symbols = self._channels(op.channels, op.id)
         account = self._account(op.account, op.id, check=True)
-        new_symbols = [s for s in symbols if s not in self._symbols]
+        new_symbols = [s for s in symbols if (account, s) not in self._symbols]
         limit = self.hub.limits.max_symbols
         if len(self._symbols) + len(new_symbols) > limit:
             raise OpError(
@@ -290,13 +290,13 @@ class Connection:
             else:
                 stream.channels |= types
         for symbol in new_symbols:
-            self._symbols.add(symbol)
-            self.hub.watch_symbol(self, symbol)
+            self._symbols.add((account, symbol))
+            self.hub.watch_symbol(self, account, symbol)
         self._acknowledge(account, op.id)
         for symbol in new_symbols:
-            latest = self.hub.latest_quote(symbol)
+            latest = self.hub.latest_quote(account, symbol)
             if latest is not None:
-                self.offer_quote(symbol, latest)
+                self.offer_quote((account, symbol), latest)
 
     def _unsubscribe(self, op: UnsubscribeOp) -> None:
         types, symbols = self._channels(op.channels, op.id)
@@ -307,10 +307,10 @@ class Connection:
             if not stream.channels:
                 self._drop_stream(account)
         for symbol in symbols:
-            if symbol in self._symbols:
-                self._symbols.discard(symbol)
-                self.hub.unwatch_symbol(self, symbol)
-                self._quotes.pop(symbol, None)
+            if (account, symbol) in self._symbols:
+                self._symbols.discard((account, symbol))
+                self.hub.unwatch_symbol(self, account, symbol)
+                self._quotes.pop((account, symbol), None)
         self._acknowledge(account, op.id)
 
     def _resume(self, op: ResumeOp) -> None:
@@ -343,7 +343,7 @@ class Connection:
         stream of `account` stands: the `prev_seq` of the next event it will get."""
         stream = self._streams.get(account)
         channels = [] if stream is None else sorted(CHANNEL_OF[t] for t in stream.channels)
-        channels += sorted(QUOTES_PREFIX + s for s in self._symbols)
+        channels += sorted(QUOTES_PREFIX + s for a, s in self._symbols if a == account)
         data: dict[str, object] = {"channels": channels}
         if stream is not None:
             data["since_seq"] = stream.last_sent

@@ -52,6 +52,7 @@ from tradebridge.api.stream.messages import (
     error_message,
     message,
 )
+from tradebridge.api.stream.quote_interest import QuoteInterest
 from tradebridge.config import ServerSettings, Settings
 from tradebridge.engine.protocol import STATUS_TOPIC, AccountEvent, ConnectionEvent
 from tradebridge.rpc import EventSubscriber
@@ -65,6 +66,8 @@ T = TypeVar("T")
 
 ACCOUNT_PREFIX = "acct."
 QUOTE_PREFIX = "quote."
+QuoteKey = tuple[str, str]
+"""A quote stream: (account, symbol)."""
 TOPICS = [ACCOUNT_PREFIX, QUOTE_PREFIX, STATUS_TOPIC]
 READ_PAGE = 500
 """Events read from the database per query (repair and replay)."""
@@ -99,7 +102,7 @@ class Listener(Protocol):
 
     def offer_event(self, event: EncodedEvent) -> None: ...
 
-    def offer_quote(self, symbol: str, text: str) -> None: ...
+    def offer_quote(self, key: QuoteKey, text: str) -> None: ...
 
     def offer_message(self, text: str) -> None: ...
 
@@ -143,7 +146,10 @@ class StreamHub:
         *,
         check_interval_s: float = 1.0,
         startup_wait_s: float = 0.0,
+        interest: QuoteInterest | None = None,
     ) -> None:
+        """`interest`, where given, is told which quotes the connections want (and tells the
+        engine)."""
         self.limits = limits or StreamLimits()
         self.accounts = tuple(accounts)
         self.engine_up = False
@@ -156,15 +162,18 @@ class StreamHub:
         self._last: dict[str, int] = {}
         self._tail_seen: dict[str, int] = {}
         self._by_account: dict[str, set[Listener]] = {a: set() for a in self.accounts}
-        self._by_symbol: dict[str, set[Listener]] = {}
+        self._by_symbol: dict[QuoteKey, set[Listener]] = {}
         self._listeners: set[Listener] = set()
-        self._raw_quotes: dict[str, bytes] = {}
+        self._raw_quotes: dict[QuoteKey, bytes] = {}
+        self.interest = interest
         self._broker_status: dict[str, str] = {}
         self._open = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
-    def from_settings(cls, settings: Settings, db: Engine) -> StreamHub:
+    def from_settings(
+        cls, settings: Settings, db: Engine, interest: QuoteInterest | None = None
+    ) -> StreamHub:
         """A hub reading the engine's event bus with its own `EventSubscriber`."""
         subscriber = EventSubscriber(
             settings.engine.events_address,
@@ -179,6 +188,7 @@ class StreamHub:
             StreamLimits.from_settings(settings.server),
             check_interval_s=max(settings.engine.heartbeat_ms / 1000, MIN_CHECK_INTERVAL_S),
             startup_wait_s=min(2 * settings.engine.heartbeat_ms / 1000, 3.0),
+            interest=interest,
         )
 
     # ----------------------------------------------------------------- life cycle
@@ -195,6 +205,8 @@ class StreamHub:
         while not self._source.alive and loop.time() < deadline:  # noqa: ASYNC110 - polled
             await asyncio.sleep(0.02)
         self.engine_up = self._source.alive
+        if self.interest is not None:
+            self.interest.start()
         self._tasks = [
             asyncio.create_task(self._run(), name="stream-hub-feed"),
             asyncio.create_task(self._watch(), name="stream-hub-watch"),
@@ -210,6 +222,8 @@ class StreamHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.interest is not None:
+            await self.interest.stop()
         await self._source.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -236,8 +250,8 @@ class StreamHub:
         self._listeners.discard(listener)
         for listeners in self._by_account.values():
             listeners.discard(listener)
-        for symbol in [s for s, ls in self._by_symbol.items() if listener in ls]:
-            self.unwatch_symbol(listener, symbol)
+        for account, symbol in [key for key, ls in self._by_symbol.items() if listener in ls]:
+            self.unwatch_symbol(listener, account, symbol)
 
     def watch_account(self, listener: Listener, account: str) -> None:
         self._by_account[account].add(listener)
@@ -245,25 +259,30 @@ class StreamHub:
     def unwatch_account(self, listener: Listener, account: str) -> None:
         self._by_account[account].discard(listener)
 
-    def watch_symbol(self, listener: Listener, symbol: str) -> None:
-        self._by_symbol.setdefault(symbol, set()).add(listener)
+    def watch_symbol(self, listener: Listener, account: str, symbol: str) -> None:
+        listeners = self._by_symbol.setdefault((account, symbol), set())
+        if not listeners and self.interest is not None:
+            self.interest.add(account, symbol)
+        listeners.add(listener)
 
-    def unwatch_symbol(self, listener: Listener, symbol: str) -> None:
-        listeners = self._by_symbol.get(symbol)
+    def unwatch_symbol(self, listener: Listener, account: str, symbol: str) -> None:
+        listeners = self._by_symbol.get((account, symbol))
         if listeners is not None:
             listeners.discard(listener)
             if not listeners:
-                del self._by_symbol[symbol]
+                del self._by_symbol[(account, symbol)]
+                if self.interest is not None:
+                    self.interest.remove(account, symbol)
 
     def last_seq(self, account: str) -> int | None:
         """The last `seq` handed out for `account`; None for an account this web does not
         serve."""
         return self._last.get(account)
 
-    def latest_quote(self, symbol: str) -> str | None:
-        """The last quote seen for `symbol` as a message, if any."""
-        raw = self._raw_quotes.get(symbol)
-        return None if raw is None else encode_quote(raw)
+    def latest_quote(self, account: str, symbol: str) -> str | None:
+        """The last quote of `symbol` seen on `account`, as a message, if any."""
+        raw = self._raw_quotes.get((account, symbol))
+        return None if raw is None else encode_quote(account, raw)
 
     def status_messages(self, listener: Listener) -> list[str]:
         """What a newly authenticated connection is told first: the engine link, then each
@@ -309,7 +328,8 @@ class StreamHub:
                 if topic.startswith(ACCOUNT_PREFIX):
                     await self._on_account_event(decode_envelope(payload))
                 elif topic.startswith(QUOTE_PREFIX):
-                    self._on_quote(topic[len(QUOTE_PREFIX) : -1], payload)
+                    account, _, symbol = topic[len(QUOTE_PREFIX) : -1].partition(".")
+                    self._on_quote((account, symbol), payload)
                 elif topic == STATUS_TOPIC:
                     self._on_connection_event(_connection_event.decode(payload))
             except Exception:
@@ -368,13 +388,13 @@ class StreamHub:
             account,
         )
 
-    def _on_quote(self, symbol: str, payload: bytes) -> None:
-        self._raw_quotes[symbol] = payload
-        listeners = self._by_symbol.get(symbol)
+    def _on_quote(self, key: QuoteKey, payload: bytes) -> None:
+        self._raw_quotes[key] = payload
+        listeners = self._by_symbol.get(key)
         if listeners:
-            text = encode_quote(payload)
+            text = encode_quote(key[0], payload)
             for listener in listeners:
-                listener.offer_quote(symbol, text)
+                listener.offer_quote(key, text)
 
     def _on_connection_event(self, event: ConnectionEvent) -> None:
         text = message(
@@ -406,6 +426,8 @@ class StreamHub:
                 text = engine_status(alive)
                 for listener in self._listeners:
                     listener.offer_message(text)
+                if alive and self.interest is not None:
+                    self.interest.renew_all()
             if came_back or (alive and loop.time() >= next_check):
                 try:
                     await self._check_tails(immediately=came_back)

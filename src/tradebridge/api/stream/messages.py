@@ -232,6 +232,6 @@ def encode_event(event: AccountEvent) -> EncodedEvent:
     return EncodedEvent(event.account, event.seq, event.type, encode_json(resource))
 
 
-def encode_quote(payload: bytes) -> str:
-    quote = quote_decoder.decode(payload)
-    return f'{{"type":"quote","data":{encode_json(quote).decode()}}}'
+def encode_quote(account: str, payload: bytes) -> str:
+    quote = encode_json(quote_decoder.decode(payload)).decode()
+    return f'{{"type":"quote","account":{encode_json(account).decode()},"data":{quote}}}'

@@ -62,12 +62,15 @@ from tradebridge.brokers.base import (
     JournalFill,
     JournalSnapshot,
     OrderUpdate,
+    Simulator,
     VenueStatus,
+    filter_contracts,
 )
 from tradebridge.brokers.paper.admission import admit, release
 from tradebridge.brokers.paper.bars import bars
 from tradebridge.brokers.paper.booking import book_execution
 from tradebridge.brokers.paper.clock import PaperClock
+from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.brokers.paper.fees import fee_schedules
 from tradebridge.brokers.paper.futures import CloseSource, FuturesBook
 from tradebridge.brokers.paper.market import QuoteBoard
@@ -79,7 +82,6 @@ from tradebridge.brokers.paper.sessions import Sessions, SessionState
 from tradebridge.brokers.paper.tickets import Ticket
 from tradebridge.brokers.paper.universe import build_universe
 from tradebridge.brokers.paper.walk import RandomWalk
-from tradebridge.config import PaperSettings
 from tradebridge.domain.enums import (
     ConnectionState,
     Direction,
@@ -102,6 +104,9 @@ TICK_SECONDS = 0.1
 """How often the ticker moves the market and looks at the sessions and the trading day."""
 DAY_REFERENCE = "600519.SH"
 """The account's trading day is the Shanghai one (the base market of the embedded default)."""
+MAX_CLOCK_MOVE = timedelta(days=3653)
+"""The furthest one `advance_clock(to=...)` goes: ten years (a clock near the year 9999 would
+overflow every date computed from it)."""
 MARKET_SAVE_INTERVAL_S = 5.0
 """How often the moving random-walk market is saved for a restart."""
 
@@ -120,9 +125,7 @@ class PaperBroker(Broker):
     name = "paper"
     capabilities = Capabilities(
         market_orders=True,
-        modify=False,
         short_selling=False,
-        futures_offsets=True,
         quote_streaming=True,
         bars=True,
         restores_from_journal=True,
@@ -201,6 +204,8 @@ class PaperBroker(Broker):
         for fill in snapshot.fills:
             fills_of.setdefault(fill.order_id, []).append(fill)
         for order in snapshot.open_orders:
+            if order.status is OrderStatus.PENDING_NEW:
+                continue  # never acknowledged: the engine sends it (or expires it) after connect
             instrument = self._instruments[order.symbol]
             ticket = reopen(
                 order,
@@ -223,13 +228,26 @@ class PaperBroker(Broker):
         )
 
     def _restore_market(self, saved: str | None) -> None:
+        """Each instrument's quote as last saved: the price, both sides and their sizes (a
+        quote set by hand comes back exactly), and the random walk goes on from there."""
         if saved is None:
             return
-        for symbol, (last, pre_close) in json.loads(saved).items():
+        for symbol, fields in json.loads(saved).items():
             if symbol not in self._instruments:
                 continue
+            last, pre_close, *sides = fields
+            bid, ask, bid_size, ask_size = sides or (None, None, None, None)  # older saves
             try:
-                quote = self._market.set(symbol, last=Decimal(last), pre_close=Decimal(pre_close))
+                quote = self._market.set(
+                    symbol,
+                    last=Decimal(last),
+                    pre_close=Decimal(pre_close),
+                    bid=None if bid is None else Decimal(bid),
+                    ask=None if ask is None else Decimal(ask),
+                    bid_size=bid_size,
+                    ask_size=ask_size,
+                    deep=self._walk is not None,
+                )
             except ValidationFailed as exc:  # the contract's configuration changed
                 log.warning("saved market of %s not restored: %s", symbol, exc.message)
                 continue
@@ -238,7 +256,17 @@ class PaperBroker(Broker):
 
     def _save_market(self) -> None:
         quotes = (self._market.quote(symbol) for symbol in self._instruments)
-        market = {q.symbol: [str(q.last), str(q.pre_close)] for q in quotes}
+        market = {
+            q.symbol: [
+                str(q.last),
+                str(q.pre_close),
+                None if q.bid is None else str(q.bid),
+                None if q.ask is None else str(q.ask),
+                q.bid_size,
+                q.ask_size,
+            ]
+            for q in quotes
+        }
         self.sink.on_state(STATE_MARKET, json.dumps(market, separators=(",", ":")))
         self._market_saved_at = time.monotonic()
 
@@ -343,8 +371,18 @@ class PaperBroker(Broker):
             for ticket in self._tickets.values()
         ]
 
-    async def query_trades(self) -> list[Trade]:
-        return list(self._trades)
+    async def query_trades(self) -> list[Fill]:
+        return [
+            Fill(
+                trade_id=trade.id,
+                order_id=trade.order_id,
+                qty=trade.qty,
+                price=trade.price,
+                fee=trade.fee,
+                time=trade.time,
+            )
+            for trade in self._trades
+        ]
 
     # -- books -------------------------------------------------------------------------
 
@@ -357,9 +395,14 @@ class PaperBroker(Broker):
 
     # -- market ------------------------------------------------------------------------
 
-    async def contracts(self) -> list[Contract]:
-        """The contracts as configured; today's `pre_close` (which rolls) is on the quote."""
-        return [instrument.contract for instrument in self._instruments.values()]
+    async def contract(self, symbol: str) -> Contract | None:
+        """As configured; today's `pre_close` (which rolls) is on the quote."""
+        instrument = self._instruments.get(symbol)
+        return None if instrument is None else instrument.contract
+
+    async def contracts(self, venue: str | None, text: str | None) -> list[Contract]:
+        """The whole universe, filtered."""
+        return filter_contracts([i.contract for i in self._instruments.values()], venue, text)
 
     async def quotes(self, symbols: list[str]) -> list[Quote]:
         return [self._market.quote(symbol) for symbol in symbols]
@@ -390,7 +433,10 @@ class PaperBroker(Broker):
             if symbol not in self._instruments:
                 raise NotFound(f"{symbol} is not traded by the paper broker")
 
-    # -- paper controls (not part of the Broker interface) ------------------------------
+    # -- simulator controls (`brokers.base.Simulator`) ------------------------------------
+
+    def simulator(self) -> Simulator:
+        return self
 
     def set_quote(
         self,
@@ -443,6 +489,12 @@ class PaperBroker(Broker):
         """
         now = self._clock()
         if to is not None:
+            if to.tzinfo is not None and to - now > MAX_CLOCK_MOVE:
+                raise ValidationFailed(
+                    f"the paper clock moves at most {MAX_CLOCK_MOVE.days} days at once; "
+                    f"{to.isoformat()} is further from the paper time {now.isoformat()}",
+                    {"field": "to", "value": to.isoformat(), "now": now.isoformat()},
+                )
             target = to
         elif advance == "next_day":
             target = self._sessions.next_trading_day_start(now)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tradebridge.config import PaperFees
+from tradebridge.brokers.paper.config import PaperFees
 from tradebridge.domain.enums import Side
 from tradebridge.domain.money import round_money
 from tradebridge.domain.symbols import Market

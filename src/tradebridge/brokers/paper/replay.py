@@ -51,7 +51,7 @@ def book_fill(
         fill.qty,
         fill.price,
         fill_amount(fill, instrument),
-        fill.fee,
+        ZERO if fill.fee is None else fill.fee,  # the paper broker knows its fees at once
         released=ZERO,
         portfolio=portfolio,
         futures=futures,

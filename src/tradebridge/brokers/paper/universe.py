@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from tradebridge.config import ContractRow
+from tradebridge.brokers.paper.config import ContractRow
 from tradebridge.domain.errors import ValidationFailed
 from tradebridge.domain.models import Contract
 from tradebridge.domain.symbols import MARKET_CURRENCY, Market, Venue, market_of, venue_of

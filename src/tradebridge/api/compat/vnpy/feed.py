@@ -23,7 +23,7 @@ from tradebridge.api.compat.vnpy.objects import Json, VnpyView
 from tradebridge.api.compat.vnpy.subscriptions import TickSubscriptions
 from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.stream.connection import Connection
-from tradebridge.api.stream.hub import StreamHub
+from tradebridge.api.stream.hub import QuoteKey, StreamHub
 from tradebridge.api.stream.messages import CloseCode, EncodedEvent
 from tradebridge.domain.enums import EventType, Offset
 from tradebridge.domain.errors import TradebridgeError
@@ -133,14 +133,14 @@ class VnpyFeed:
         self._follow_subscriptions()
         text = vnpy_message("tick", self.view.tick(quote, self._names.name(quote.symbol)))
         for client in list(self._clients):
-            client.offer_quote(quote.symbol, text)
+            client.offer_quote((self.view.account, quote.symbol), text)
 
     def _follow_subscriptions(self) -> None:
         if self._hub is None:
             return
         for symbol in self._subscriptions.current() - self._watched:
             self._watched.add(symbol)
-            self._hub.watch_symbol(self, symbol)
+            self._hub.watch_symbol(self, self.view.account, symbol)
 
     # ----------------------------------------------------------------- the hub's Listener
 
@@ -161,13 +161,13 @@ class VnpyFeed:
                 self._events = asyncio.Queue()
                 self.abort(CloseCode.RESUME_REQUIRED, "too far behind; reconnect")
 
-    def offer_quote(self, symbol: str, text: str) -> None:
+    def offer_quote(self, key: QuoteKey, text: str) -> None:
         if not self._clients:
             return
         quote = _quote.decode(text).data
-        tick = vnpy_message("tick", self.view.tick(quote, self._names.name(symbol)))
+        tick = vnpy_message("tick", self.view.tick(quote, self._names.name(quote.symbol)))
         for client in list(self._clients):
-            client.offer_quote(symbol, tick)
+            client.offer_quote(key, tick)
 
     def offer_message(self, text: str) -> None:
         """Pings and engine or broker status: vnpy has no such messages."""

@@ -196,4 +196,5 @@ _DEPTH_KEYS = (
 def _reference(order: Order) -> str:
     """vnpy's free-text `reference` is not kept; an order placed with a `client_order_id`
     of its own (through /api/v1) shows that instead, one without shows nothing."""
-    return "" if order.client_order_id == order.id else order.client_order_id
+    cid = order.client_order_id
+    return "" if cid is None or cid == order.id else cid
