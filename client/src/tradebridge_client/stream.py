@@ -57,6 +57,9 @@ class AccountEvent(Struct, frozen=True, kw_only=True):
 
 
 class QuoteEvent(Struct, frozen=True, kw_only=True):
+    """A quote of `account`'s broker (each account streams its own broker's market)."""
+
+    account: str | None
     quote: Quote
 
 
@@ -179,7 +182,7 @@ class StreamSession:
         if kind in _DATA_DECODERS:
             return self._account_event(message), None
         if kind == "quote":
-            return QuoteEvent(quote=_decode_quote(message.data)), None
+            return QuoteEvent(account=message.account, quote=_decode_quote(message.data)), None
         if kind == "status":
             return StatusEvent(account=message.account, data=_decode_status(message.data)), None
         if kind == "ping":
@@ -347,7 +350,11 @@ class Stream(_StreamState):
         from websockets.sync.client import connect
 
         try:
-            socket = connect(self._url, open_timeout=self._open_timeout_s, max_size=2**24)
+            # Entered as a context manager (websockets 17.1 deprecates a sync connection
+            # that is not); `_drop` closes it.
+            socket = connect(
+                self._url, open_timeout=self._open_timeout_s, max_size=2**24
+            ).__enter__()
         except _CONNECT_ERRORS:
             time.sleep(self._backoff.next())
             return
