@@ -291,6 +291,10 @@ class Context(ABC):
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The strategy's orders that can still fill, oldest first."""
 
+    @abstractmethod
+    def order(self, order_id: str) -> Order:
+        """One of the account's orders as it is now (`NotFound` if there is none)."""
+
     # ------------------------------------------------------------------ orders
 
     @abstractmethod
@@ -412,9 +416,11 @@ class Callbacks:
     def stop(self) -> None:
         self._run(("stop", self.ctx.now.date()), self.strategy.on_stop)
 
-    def bar(self, bar: Bar) -> None:
-        """`bar` into the history, then `on_bar`."""
-        self.ctx.add_bar(bar)
+    def bar(self, bar: Bar, *, keep: bool = True) -> None:
+        """`bar` into the history (unless `keep` is False: it is there already), then
+        `on_bar`."""
+        if keep:
+            self.ctx.add_bar(bar)
         if self.wants_bars:
             self._run(
                 ("bar", bar.symbol, self.strategy.interval, bar.time), self.strategy.on_bar, bar

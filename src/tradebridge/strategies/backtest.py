@@ -40,7 +40,14 @@ from tradebridge.brokers.paper.config import ContractRow, PaperSettings
 from tradebridge.brokers.paper.sessions import MarketHours, Sessions
 from tradebridge.brokers.paper.universe import BUILT_IN
 from tradebridge.domain import orders as domain
-from tradebridge.domain.enums import ConnectionState, OrderStatus, OrderType
+from tradebridge.domain.enums import (
+    ConnectionState,
+    Offset,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from tradebridge.domain.errors import NotCancelable, OrderRejected, ValidationFailed
 from tradebridge.domain.models import AccountSummary as DomainSummary
 from tradebridge.domain.models import Contract
@@ -463,6 +470,12 @@ class BacktestContext(Context):
             if symbol is None or order.symbol == symbol
         ]
 
+    def order(self, order_id: str) -> client.Order:
+        found = self._backtest.book.orders.get(order_id)
+        if found is None:
+            raise client_errors.NotFound(f"order {order_id} not found", status=404)
+        return _client(found, client.Order)
+
     def _place(
         self,
         symbol: str,
@@ -478,13 +491,13 @@ class BacktestContext(Context):
         try:
             request = domain.OrderRequest(
                 symbol=parse_symbol(symbol),
-                side=domain.Side(side),
+                side=Side(side),
                 qty=qty,
                 type=OrderType.LIMIT if limit_price is not None else OrderType.MARKET,
                 limit_price=limit_price,
-                time_in_force=domain.TimeInForce(time_in_force),
+                time_in_force=TimeInForce(time_in_force),
                 client_order_id=client_order_id,
-                offset=None if offset is None else domain.Offset(offset),
+                offset=None if offset is None else Offset(offset),
             )
             validate_request(request)
         except ValidationFailed as bad:
@@ -518,7 +531,7 @@ class BacktestContext(Context):
         backtest.settle()
         order = book.orders.get(order_id)
         if order is None:
-            raise client_errors.NotFound(f"order {order_id} not found", status=404)
+            return self.order(order_id)  # raises NotFound
         if not order.status.is_terminal:
             try:
                 _now(backtest.broker.cancel_order(order))

@@ -14,7 +14,7 @@ bar with the UTC instant it starts.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from tradebridge.brokers.paper.bars import INTERVAL_SECONDS, MAX_BARS, bar_start, bars
+from tradebridge.brokers.paper.bars import INTERVAL_SECONDS, MAX_BARS, bars
 from tradebridge.brokers.paper.sessions import Sessions
 from tradebridge.domain.errors import ValidationFailed
 from tradebridge.domain.models import Contract
@@ -144,48 +144,67 @@ def generate(
     seed: int,
     sessions: Sessions,
 ) -> list[Bar]:
-    """Bars of each contract from `start` to `end` as the paper broker's history generator
-    makes them (`brokers.paper.bars`: seeded, reproducible), ending at its `pre_close`; only
-    those of trading days and, for minute bars, of continuous trading. Ordered by time then
-    symbol."""
+    """Bars of each contract from `start` to `end`, one for each interval of continuous
+    trading (daily: each trading day), ordered by time then symbol.
+
+    Their prices are the paper broker's seeded history (`brokers.paper.bars`, the same for
+    the same seed), ending at the contract's `pre_close`: as many bars as the sessions have,
+    made in one run and laid on the sessions' times, so the market does not wander while
+    it is closed."""
     if end < start:
         raise BarDataError(f"--to {end} is before --from {start}")
     out: list[Bar] = []
     for contract in contracts:
-        for bar in _history(contract, interval, start, end, seed):
-            if _in_session(bar, interval, sessions):
-                out.append(bar)
+        times = session_times(contract.symbol, interval, start, end, sessions)
+        prices = _history(contract, interval, len(times), seed)
+        out += [
+            msgspec.structs.replace(bar, time=when) for bar, when in zip(prices, times, strict=True)
+        ]
     out.sort(key=lambda bar: (bar.time, bar.symbol))
     return out
 
 
-def _history(
-    contract: Contract, interval: Interval, start: date, end: date, seed: int
-) -> Iterator[Bar]:
-    """The generated bars of `contract` from `start` to `end`, in pieces of at most
-    `MAX_BARS` walking back from the last (each piece ends where the next one opens)."""
+def session_times(
+    symbol: str, interval: Interval, start: date, end: date, sessions: Sessions
+) -> list[datetime]:
+    """The start of every bar of `interval` from `start` to `end` that begins in continuous
+    trading of `symbol` (daily: 00:00 UTC of each trading day)."""
     first = datetime.combine(start, time(0), tzinfo=UTC)
-    last_start = bar_start(interval, datetime.combine(end, time(23, 59), tzinfo=UTC))
+    if interval == "1d":
+        days = (first + timedelta(days=n) for n in range((end - start).days + 1))
+        return [day for day in days if _trades_on(symbol, day, sessions)]
+    zone = venue_zone(symbol)
+    cursor = datetime.combine(start, time(0), tzinfo=zone).astimezone(UTC)
+    stop = datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    step = timedelta(seconds=INTERVAL_SECONDS[interval])
+    times: list[datetime] = []
+    while cursor < stop:
+        if sessions.state(symbol, cursor).matches:
+            times.append(cursor)
+        cursor += step
+    return times
+
+
+def _trades_on(symbol: str, day: datetime, sessions: Sessions) -> bool:
+    if sessions.market_hours == "always_open":
+        return day.weekday() < 5
+    opening = sessions.next_session_start(day, [symbol])
+    return opening.astimezone(venue_zone(symbol)).date() == day.date()
+
+
+def _history(contract: Contract, interval: Interval, count: int, seed: int) -> list[Bar]:
+    """`count` consecutive bars of the generated history ending at the contract's
+    `pre_close`, made in pieces of at most `MAX_BARS` walking back from the last (each piece
+    ends where the next one opens)."""
+    end = datetime(2000, 1, 3, tzinfo=UTC)  # any fixed time: the bars get the sessions' times
     step = timedelta(seconds=INTERVAL_SECONDS[interval])
     pieces: list[list[Bar]] = []
-    price = contract.pre_close
-    cursor = last_start
-    while cursor >= first:
-        made = bars(contract, seed=seed, interval=interval, end=cursor, last=price, limit=MAX_BARS)
-        kept = [bar for bar in made if bar.time >= first]
-        pieces.append([msgspec.convert(bar, Bar, from_attributes=True) for bar in kept])
-        if len(kept) < len(made) or not kept:
-            break
-        price = kept[0].open
-        cursor = kept[0].time - step
-    for piece in reversed(pieces):
-        yield from piece
-
-
-def _in_session(bar: Bar, interval: Interval, sessions: Sessions) -> bool:
-    if sessions.market_hours == "always_open":
-        return True
-    if interval == "1d":
-        opening = sessions.next_session_start(bar.time, [bar.symbol])
-        return opening.astimezone(venue_zone(bar.symbol)).date() == bar.time.date()
-    return sessions.state(bar.symbol, bar.time).matches
+    price, left = contract.pre_close, count
+    while left > 0:
+        limit = min(left, MAX_BARS)
+        made = bars(contract, seed=seed, interval=interval, end=end, last=price, limit=limit)
+        pieces.append([msgspec.convert(bar, Bar, from_attributes=True) for bar in made])
+        left -= limit
+        price = made[0].open
+        end = made[0].time - step
+    return [bar for piece in reversed(pieces) for bar in piece]
