@@ -584,5 +584,15 @@ def rpc_keys(
     typer.echo("\n".join(lines))
 
 
+def _register_more() -> None:
+    from tradebridge import cli_strategy, cli_trade
+
+    cli_trade.register(app)
+    cli_strategy.register(app)
+
+
+_register_more()
+
+
 def main() -> None:
     app()
