@@ -89,7 +89,7 @@ def ex_accounts(client: Client, server: Server) -> None:
     (account,) = client.accounts()
     assert (account.id, account.broker, account.connected) == ("paper", "paper", True)
     assert account.trading_state is TradingState.ACTIVE
-    assert account.capabilities.futures_offsets
+    assert "cn_futures" in account.capabilities.markets
 
 
 def ex_balance(client: Client, server: Server) -> None:

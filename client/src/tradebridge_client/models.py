@@ -148,13 +148,14 @@ class AccountSummary(Struct, frozen=True, kw_only=True):
 
 
 class Capabilities(Struct, frozen=True, kw_only=True):
+    markets: list[str] = msgspec.field(default_factory=list)
+    """The markets the account trades (`cn_stock`, `hk_stock`, `us_stock`, `cn_futures`)."""
     market_orders: bool = True
-    modify: bool = False
     short_selling: bool = False
-    futures_offsets: bool = False
     quote_streaming: bool = False
     bars: bool = False
     time_in_force: list[TimeInForce] = msgspec.field(default_factory=list)
+    restores_from_journal: bool = False
 
 
 class AccountInfo(Struct, frozen=True, kw_only=True):
@@ -162,6 +163,8 @@ class AccountInfo(Struct, frozen=True, kw_only=True):
     broker: str
     base_currency: str
     connected: bool
+    connection_message: str = ""
+    """The broker's last connection news: why it is down, or what it connected to."""
     trading_state: TradingState
     capabilities: Capabilities
 
