@@ -1,13 +1,19 @@
 """Helpers of the OpenAPI tests: a server with every documented route (both dialects on), its
 document, and the check of an answer against what the document says of it."""
 
+import os
+import subprocess
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import schemathesis
 from schemathesis.schemas import BaseSchema
-from tests.conftest import write_config
+from tests.conftest import ADMIN_PASSWORD, tradebridge_command, write_config
 
 INSTANCE = "DocumentedInstance01"
 HT_TOKEN = "documented-ht-token-0001"
@@ -50,3 +56,34 @@ def check_answer(
     )
     schema[path][method].validate_response(response)
     return dict(operation)
+
+
+@contextmanager
+def web_alone(config: Path) -> Iterator[str]:
+    """`tradebridge web` without its engine (none runs at the configured address); its URL."""
+    port = tomllib.loads(config.read_text())["server"]["port"]
+    base_url = f"http://127.0.0.1:{port}"
+    log = config.parent / "web.log"
+    environment = {**os.environ, "TRADEBRIDGE_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            tradebridge_command("web", "--config", str(config)),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=environment,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(base_url + "/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the web process never answered"
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(30)

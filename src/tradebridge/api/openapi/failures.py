@@ -116,6 +116,7 @@ def route_errors(route: APIRoute, operation: dict[str, Any]) -> tuple[set[str], 
         own.add("validation_error")
         if "application/json" in body.get("content", {}):
             own.add(_shape_of(route).unreadable_body)  # malformed, or another content type
+            edge.add("bad_request")  # not even text: FastAPI's own 400, in the plain shape
         # Over the size limit: refused before the route when the length is declared, by the
         # route when the body is streamed.
         own.add("payload_too_large")
