@@ -68,7 +68,11 @@ def error_response(
 
 def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TradebridgeError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.code == "unauthorized" else None
+    headers = None
+    if exc.code == "unauthorized":
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif exc.code == "rate_limited" and "retry_after" in exc.details:
+        headers = {"Retry-After": str(exc.details["retry_after"])}
     return error_response(exc.code, exc.message, exc.details, headers)
 
 
