@@ -72,7 +72,7 @@ def test_a_disabled_dialect_may_name_any_account(tmp_path: Path) -> None:
 
 
 def test_place_order_parameters() -> None:
-    request = order_request(" 113025.sh ", None, "10", None, "300")
+    request = order_request("113025.sh", None, "10", None, "300")
     assert (request.symbol, request.side, request.qty) == ("113025.SH", Side.BUY, 10)
     assert (request.type, request.limit_price, request.client_order_id) == (
         OrderType.LIMIT,

@@ -1,22 +1,25 @@
-"""Placing an order from a dialect whose clients send no client order id (the QMT dialects,
-API.md §5), so that neither a lost answer nor the caller's retry places it twice.
+"""Placing an order from a dialect whose clients send no client order id (vnpy WebTrader,
+the QMT dialects, API.md §5), so that neither a lost answer nor the caller's retry places it
+twice.
 
 On /api/v1 a caller who got no answer sends its `client_order_id` again, which finds the
-order instead of placing a second one. xtquant scripts and document 001's clients have no
-such id, so the dialect gives each order one (`<prefix><ULID>`) and:
+order instead of placing a second one. These clients have no such id, so the dialect gives
+each order one (`<dialect>-<hex>`) and:
 
-1. **Settles an unknown outcome itself.** A send the engine got but did not answer
-   (`Timeout`: it was slow, or stopped and came back) is sent again with the same client
-   order id, which finds the order if it was placed and places it once if not, until the
-   engine answers or `settle_s` has passed (then 504). A first send the engine never got
-   (`EngineUnavailable`) is answered 503 at once: nothing was placed.
-2. **Remembers what it could not settle.** From its first unanswered send until its caller
-   is told the outcome, the placement is kept in `unsettled_placements` under a digest of
-   the caller and the order's parameters. Within `RETRY_WINDOW`, the same caller placing the
-   same order is taken to retry it: the client order id is reused, so the retry answers the
-   order the first attempt placed, or places it once. A placement is forgotten once a caller
-   is told its outcome: answered to a caller still connected, or shown in one of the
-   dialects' order lists.
+1. **Settles an unknown outcome itself** (`settle`, every dialect). A send the engine got but
+   did not answer (`Timeout`: it was slow, or stopped and came back) is sent again with the
+   same client order id, which finds the order if it was placed and places it once if not,
+   until the engine answers or `settle_s` has passed (then 504, naming the client order id).
+   A first send the engine never got (`EngineUnavailable`) is answered 503 at once: nothing
+   was placed. What was answered 503 or 504 is never carried out later: the engine starts no
+   call after its deadline.
+2. **Remembers what it could not settle** (`Placer`, the QMT dialects). From its first
+   unanswered send until its caller is told the outcome, the placement is kept in
+   `unsettled_placements` under a digest of the caller and the order's parameters. Within
+   `RETRY_WINDOW`, the same caller placing the same order is taken to retry it: the client
+   order id is reused, so the retry answers the order the first attempt placed, or places it
+   once. A placement is forgotten once a caller is told its outcome: answered to a caller
+   still connected, or shown in one of the dialects' order lists.
 
 So a legitimate second identical order, sent by the same caller within `RETRY_WINDOW` of a
 504 for the first and before seeing that one listed, is taken for the first's retry.
@@ -25,6 +28,7 @@ So a legitimate second identical order, sent by the same caller within `RETRY_WI
 import asyncio
 import hashlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +43,6 @@ from tradebridge.domain.enums import OrderStatus
 from tradebridge.domain.errors import EngineUnavailable, OrderRejected, Timeout, TradebridgeError
 from tradebridge.domain.orders import Order, OrderRequest
 from tradebridge.engine.protocol import PlaceResult
-from tradebridge.ids import IdGenerator
 from tradebridge.store import dialect_orders
 from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
 
@@ -76,11 +79,10 @@ StillConnected = Callable[[], Awaitable[bool]]
 class Placer:
     """Places the orders of one dialect on its account."""
 
-    def __init__(self, account: str, id_prefix: str, settle_s: float) -> None:
+    def __init__(self, account: str, dialect: str, settle_s: float) -> None:
         self.account = account
-        self._id_prefix = id_prefix
+        self._dialect = dialect
         self._settle_s = settle_s
-        self._ids = IdGenerator()
 
     async def place(
         self,
@@ -99,7 +101,7 @@ class Placer:
             earlier = await transact(
                 db, lambda conn: dialect_orders.unsettled_placement(conn, self.account, key, since)
             )
-            client_order_id = earlier or self._id_prefix + self._ids.new_id()
+            client_order_id = earlier or new_client_order_id(self._dialect)
             memory = _Memory(db, self.account, key, client_order_id, kept=earlier is not None)
             request = msgspec.structs.replace(request, client_order_id=client_order_id)
         try:
@@ -149,29 +151,74 @@ class Placer:
     async def _send(
         self, engine: EngineClient, request: OrderRequest, memory: "_Memory | None"
     ) -> PlaceResult:
-        """Send until the engine answers. A retry of an unsettled placement starts out
-        unknown: what its first attempt did is not known yet."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settle_s
-        unknown = memory is not None and memory.kept
-        while True:
-            try:
-                return await engine.place(self.account, request)
-            except Timeout:
-                unknown = True
-                if memory is not None:
-                    await memory.keep()
-            except EngineUnavailable:
-                if not unknown:
-                    raise
-                await asyncio.sleep(PAUSE_S)
-            if loop.time() >= deadline:
-                raise Timeout(
-                    "no answer from the engine in time: the order may have been placed. "
-                    "Look for it in the orders, or send the same order again: within "
-                    f"{RETRY_WINDOW.seconds // 60} minutes it is taken for this one's retry",
-                    {"client_order_id": request.client_order_id},
-                )
+        """A retry of an unsettled placement starts out unknown: what its first attempt did
+        is not known yet."""
+        if memory is None:
+            return await settle(engine, self.account, request, self._settle_s)
+        try:
+            return await settle(
+                engine,
+                self.account,
+                request,
+                self._settle_s,
+                unknown=memory.kept,
+                on_unknown=memory.keep,
+            )
+        except Timeout as lost:
+            raise Timeout(
+                f"{lost.message}, or send the same order again: within "
+                f"{RETRY_WINDOW.seconds // 60} minutes it is taken for this one's retry",
+                lost.details,
+            ) from None
+
+
+def new_client_order_id(dialect: str) -> str:
+    return f"{dialect}-{uuid.uuid4().hex}"
+
+
+def dialect_client_order_id(client_order_id: str | None, dialect: str) -> bool:
+    """Whether `client_order_id` is one made for `dialect` (not the caller's own)."""
+    return client_order_id is not None and client_order_id.startswith(f"{dialect}-")
+
+
+async def place_without_client_id(
+    engine: EngineClient, account: str, request: OrderRequest, dialect: str, settle_s: float
+) -> PlaceResult:
+    """Place `request` under a client order id of `dialect`'s, settling a lost answer."""
+    request = msgspec.structs.replace(request, client_order_id=new_client_order_id(dialect))
+    return await settle(engine, account, request, settle_s)
+
+
+async def settle(
+    engine: EngineClient,
+    account: str,
+    request: OrderRequest,
+    settle_s: float,
+    *,
+    unknown: bool = False,
+    on_unknown: Callable[[], Awaitable[None]] | None = None,
+) -> PlaceResult:
+    """Send `request` (which has a client order id) until the engine answers; `unknown`:
+    an earlier send's outcome is not known yet; `on_unknown`: called at each lost answer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settle_s
+    while True:
+        try:
+            return await engine.place(account, request)
+        except Timeout:
+            unknown = True
+            if on_unknown is not None:
+                await on_unknown()
+        except EngineUnavailable:
+            if not unknown:
+                raise  # never reached the engine: nothing was done, a retry is safe
+            await asyncio.sleep(PAUSE_S)
+        if loop.time() >= deadline:
+            raise Timeout(
+                "the engine did not answer in time; the order may have been placed: look for "
+                "it (by its client_order_id) before placing it again",
+                {"account": account, "client_order_id": request.client_order_id},
+            )
 
 
 class _Memory:

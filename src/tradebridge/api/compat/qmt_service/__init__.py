@@ -10,7 +10,9 @@ account, paper or qmt alike.
 from fastapi import FastAPI
 
 from tradebridge.api.compat.paths import count_orders
+from tradebridge.api.compat.qmt_service.errors import QmtServiceRoute
 from tradebridge.api.compat.qmt_service.router import STATE, QmtServiceDialect, router
+from tradebridge.api.compat.vnpy.errors import vnpy_error
 from tradebridge.config import Settings
 
 __all__ = ["install"]
@@ -24,3 +26,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     for path in ("/place-order", "/order"):  # on the account's order rate limit
         count_orders(app, "POST", prefix + path, dialect.account)
     app.include_router(router, prefix=prefix)
+    # Bodies refused before a route runs (`json_bodies`) are answered with `detail` too.
+    routes = [r for r in app.router.routes if isinstance(r, QmtServiceRoute)]
+    shapes = getattr(app.state, "error_shapes", [])
+    app.state.error_shapes = [*shapes, (routes, vnpy_error)]

@@ -19,10 +19,15 @@ from starlette.responses import Response
 
 from tradebridge.api.compat.access import scoped
 from tradebridge.api.compat.aliases import aliases, order_id_of
-from tradebridge.api.compat.detail_errors import DetailRoute
 from tradebridge.api.compat.placing import Placer, Refused, forget_shown
 from tradebridge.api.compat.qmt_service.bodies import CancelOrderBody, PlaceOrderBody
+from tradebridge.api.compat.qmt_service.errors import QmtServiceRoute
 from tradebridge.api.compat.qmt_service.objects import (
+    QmtAccountInfo,
+    QmtOrder,
+    QmtOrderAnswer,
+    QmtPosition,
+    QmtStatus,
     account_info_object,
     order_object,
     position_object,
@@ -32,6 +37,7 @@ from tradebridge.api.compat.qmt_service.objects import (
 from tradebridge.api.deps import EngineDep
 from tradebridge.api.encoding import json_response
 from tradebridge.api.errors import STATUS_BY_CODE
+from tradebridge.api.openapi import raises, returns
 from tradebridge.api.security import Principal, Scope
 from tradebridge.config import Settings
 from tradebridge.domain.enums import OrderStatus
@@ -40,17 +46,17 @@ from tradebridge.domain.errors import NotFound, TradebridgeError
 STATE = "qmt_service"
 PAGE = 1000
 """Orders listed: the latest this many (the most /api/v1 gives at once)."""
-CLIENT_ID_PREFIX = "qmt-"
-"""Of the client order ids the dialect gives orders placed without one."""
+DIALECT = "qmt"
+"""Of the client order ids the dialect gives orders (`qmt-<hex>`)."""
 
-router = APIRouter(route_class=DetailRoute, tags=["MiniQMT service (document 001)"])
+router = APIRouter(route_class=QmtServiceRoute, tags=["MiniQMT service (document 001)"])
 
 
 class QmtServiceDialect:
     def __init__(self, settings: Settings) -> None:
         self.account = settings.compat.qmt_service.account
         self.placer = Placer(
-            self.account, CLIENT_ID_PREFIX, settle_s=3 * settings.engine.rpc_timeout_ms / 1000
+            self.account, DIALECT, settle_s=3 * settings.engine.rpc_timeout_ms / 1000
         )
 
 
@@ -71,7 +77,7 @@ Trader = Annotated[Principal, scoped(STATE, Scope.TRADE)]
 
 
 def _order_answer(order_id: int, message: str) -> Response:
-    return json_response({"success": True, "order_id": order_id, "message": message})
+    return json_response(QmtOrderAnswer(success=True, order_id=order_id, message=message))
 
 
 def _order_failure(
@@ -105,7 +111,8 @@ def _refused(refused: Refused) -> Response:
     )
 
 
-@router.get("/status", summary="Connection (MiniQMT service)")
+@router.get("/status", summary="Connection (MiniQMT service)", responses=returns(QmtStatus))
+@raises("not_found")
 async def status(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
     info = next((a for a in await engine.accounts() if a.id == dialect.account), None)
     if info is None:
@@ -113,7 +120,11 @@ async def status(dialect: DialectDep, engine: EngineDep, principal: Reader) -> R
     return json_response(status_object(info))
 
 
-@router.get("/account-info", summary="Account balance (MiniQMT service)")
+@router.get(
+    "/account-info",
+    summary="Account balance (MiniQMT service)",
+    responses=returns(QmtAccountInfo),
+)
 async def account_info(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
     summary, positions = await asyncio.gather(
         engine.summary(dialect.account), engine.positions(dialect.account)
@@ -121,8 +132,17 @@ async def account_info(dialect: DialectDep, engine: EngineDep, principal: Reader
     return json_response(account_info_object(summary, positions))
 
 
-@router.post("/place-order", summary="Place an order (MiniQMT service)")
-@router.post("/order", summary="Place an order, alias of place-order (MiniQMT service)")
+@router.post(
+    "/place-order",
+    summary="Place an order (MiniQMT service)",
+    responses=returns(QmtOrderAnswer),
+)
+@router.post(
+    "/order",
+    summary="Place an order, alias of place-order (MiniQMT service)",
+    responses=returns(QmtOrderAnswer),
+)
+@raises("order_rejected", "duplicate_client_order_id")
 async def place_order(
     body: PlaceOrderBody,
     request: Request,
@@ -148,7 +168,12 @@ async def place_order(
     return _order_answer(placed.alias, f"order {placed.alias} {placed.order.status.value}")
 
 
-@router.post("/cancel-order", summary="Cancel an order (MiniQMT service)")
+@router.post(
+    "/cancel-order",
+    summary="Cancel an order (MiniQMT service)",
+    responses=returns(QmtOrderAnswer),
+)
+@raises("not_found", "not_cancelable")
 async def cancel_order(
     body: CancelOrderBody, dialect: DialectDep, engine: EngineDep, db: DbDep, principal: Trader
 ) -> Response:
@@ -166,7 +191,7 @@ async def cancel_order(
     return _order_answer(alias, "canceled" if canceled else "cancel requested")
 
 
-@router.get("/orders", summary="Orders (MiniQMT service)")
+@router.get("/orders", summary="Orders (MiniQMT service)", responses=returns(list[QmtOrder]))
 async def orders(dialect: DialectDep, engine: EngineDep, db: DbDep, principal: Reader) -> Response:
     """The latest 1000 orders, oldest first, whoever placed them."""
     found = await engine.list_orders(
@@ -177,7 +202,9 @@ async def orders(dialect: DialectDep, engine: EngineDep, db: DbDep, principal: R
     return json_response([order_object(o, known[o.id]) for o in found])
 
 
-@router.get("/positions", summary="Positions (MiniQMT service)")
+@router.get(
+    "/positions", summary="Positions (MiniQMT service)", responses=returns(list[QmtPosition])
+)
 async def positions(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
     found = await engine.positions(dialect.account)
     return json_response([position_object(p) for p in shown_positions(found)])

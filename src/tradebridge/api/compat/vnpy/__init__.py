@@ -4,6 +4,7 @@ root, as a thin translation over the engine calls of /api/v1.
 - `mapping`: vnpy's enums and exchange codes, and the tables between them and ours
 - `objects`: our objects as vnpy's `to_dict` shows them
 - `requests`: the body of `POST /order`
+- `errors`: FastAPI-style `detail` beside our `error`, for every route
 - `router`: the REST routes; `ws`: `WS /ws/`; `feed`: what the WebSockets receive
 - `subscriptions`: the symbols of `POST /tick`; `dialect`: the state of one web worker
 """
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from tradebridge.api.compat.paths import count_orders
 from tradebridge.api.compat.vnpy.dialect import VnpyDialect
+from tradebridge.api.compat.vnpy.errors import vnpy_error
 from tradebridge.api.compat.vnpy.router import router
 from tradebridge.api.compat.vnpy.ws import router as ws_router
 from tradebridge.config import Settings
@@ -27,3 +29,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     count_orders(app, "POST", "/order", dialect.account)
     app.include_router(router)
     app.include_router(ws_router)
+    # Bodies refused before a route runs (`json_bodies`) are answered in vnpy's shape too.
+    shapes = getattr(app.state, "error_shapes", [])
+    app.state.error_shapes = [*shapes, (list(router.routes), vnpy_error)]

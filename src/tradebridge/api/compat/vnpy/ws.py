@@ -14,8 +14,8 @@ import logging
 from fastapi import APIRouter, WebSocket
 from starlette.requests import Request
 
-from tradebridge.api.compat.detail_errors import DATABASE_DOWN, detail_error
 from tradebridge.api.compat.vnpy.dialect import VnpyDialect
+from tradebridge.api.compat.vnpy.errors import DATABASE_DOWN, vnpy_error
 from tradebridge.api.deps import Authenticator
 from tradebridge.api.security import Principal, Scope
 from tradebridge.api.stream.connection import Connection
@@ -113,8 +113,8 @@ def _as_request(websocket: WebSocket) -> Request:
 async def _refuse(websocket: WebSocket, refused: TradebridgeError | None) -> None:
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
         if refused is None:
-            await websocket.send_denial_response(detail_error("engine_unavailable", DATABASE_DOWN))
+            await websocket.send_denial_response(vnpy_error("engine_unavailable", DATABASE_DOWN))
         else:
-            await websocket.send_denial_response(detail_error(refused.code, refused.message))
+            await websocket.send_denial_response(vnpy_error(refused.code, refused.message))
     else:
         await websocket.close(POLICY_VIOLATION)

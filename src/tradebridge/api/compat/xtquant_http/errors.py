@@ -19,8 +19,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tradebridge.api import openapi
 from tradebridge.api.encoding import json_response
-from tradebridge.api.errors import STATUS_BY_CODE
+from tradebridge.api.errors import STATUS_BY_CODE, validation_message
 from tradebridge.domain.errors import TradebridgeError
 from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
 
@@ -53,7 +54,10 @@ def failure(route: str, code: str, message: str, details: dict[str, Any]) -> Res
 
 def _validation(route: str, exc: RequestValidationError) -> Response:
     fields = [
-        {"field": ".".join(str(p) for p in e["loc"][1:]) or "query", "message": e["msg"]}
+        {
+            "field": ".".join(str(p) for p in e["loc"][1:]) or "query",
+            "message": validation_message(e),
+        }
         for e in exc.errors()
     ]
     first = fields[0] if fields else {"field": "query", "message": "invalid request"}
@@ -83,3 +87,21 @@ class XtquantRoute(APIRoute):
                 return failure(route, "engine_unavailable", DATABASE_DOWN, {})
 
         return answer
+
+
+openapi.shape(
+    XtquantRoute,
+    "XtquantFailure",
+    {
+        "type": "object",
+        "description": "The error object of API.md §3, with xtquant's -1 beside it where "
+        "scripts read it: `order_id` on `place_order`, `cancel_order_result` on "
+        "`cancel_order` (and the error code in `X-Reject-Reason`)",
+        "required": ["error"],
+        "properties": {
+            "error": {"$ref": "#/components/schemas/ErrorInfo"},
+            "order_id": {"const": FAILED},
+            "cancel_order_result": {"const": FAILED},
+        },
+    },
+)

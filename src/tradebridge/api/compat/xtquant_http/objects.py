@@ -1,9 +1,11 @@
 """Our objects as document 003's wrapper shows xtquant's: `XtAsset`, `XtPosition`, `XtTrade`
 and `XtOrder` under its Chinese keys, order types and statuses as xtquant's numbers and
 names, times as epoch seconds, numbers as floats. Money is in the account's base currency.
+Each is a struct (its fields named as xtquant's, sent under the wrapper's keys), so the
+OpenAPI document shows what is sent (`openapi.returns`).
 """
 
-from typing import Any
+import msgspec
 
 from tradebridge.domain.enums import OrderStatus, Side
 from tradebridge.domain.models import AccountSummary, Position, Trade
@@ -36,58 +38,108 @@ def order_status_name(order: Order) -> str:
     return part_filled if order.filled_qty else unfilled
 
 
-def asset_object(summary: AccountSummary) -> dict[str, float]:
-    """`现金` is xtquant's `cash`: what may be spent now (its 可用金额)."""
-    return {
-        "总资产": float(summary.equity),
-        "现金": float(summary.available),
-        "持仓市值": float(summary.market_value),
-        "冻结金额": float(summary.frozen),
-    }
+class XtAsset(msgspec.Struct, frozen=True):
+    total_asset: float = msgspec.field(name="总资产")
+    cash: float = msgspec.field(name="现金")
+    """xtquant's `cash`: what may be spent now (its 可用金额)."""
+    market_value: float = msgspec.field(name="持仓市值")
+    frozen_cash: float = msgspec.field(name="冻结金额")
 
 
-def holding_rows(positions: list[Position]) -> list[list[dict[str, Any]]]:
+class XtHolding(msgspec.Struct, frozen=True):
+    stock_code: str = msgspec.field(name="股票代码")
+    volume: int = msgspec.field(name="持仓")
+    can_use_volume: int = msgspec.field(name="可用持仓")
+    open_price: float = msgspec.field(name="成本")
+    market_value: float = msgspec.field(name="持仓市值")
+
+
+class XtTrade(msgspec.Struct, frozen=True):
+    stock_code: str = msgspec.field(name="股票代码")
+    order_type: int = msgspec.field(name="委托类型")
+    traded_volume: int = msgspec.field(name="成交数量")
+    traded_price: float = msgspec.field(name="成交均价")
+    traded_amount: float = msgspec.field(name="成交金额")
+    traded_time: int = msgspec.field(name="成交时间")
+    traded_id: str = msgspec.field(name="成交编号")
+    order_sysid: str = msgspec.field(name="柜台合同编号")
+    """The broker's id of the trade's order."""
+
+
+class XtOrder(msgspec.Struct, frozen=True):
+    stock_code: str = msgspec.field(name="股票代码")
+    order_volume: int = msgspec.field(name="委托数量")
+    traded_volume: int = msgspec.field(name="成交数量")
+    price: float = msgspec.field(name="委托价格")
+    order_type: int = msgspec.field(name="委托类型")
+    order_status: str = msgspec.field(name="委托状态")
+    order_id: int = msgspec.field(name="订单编号")
+    """The order's integer alias (what `place_order` answered)."""
+    order_sysid: str = msgspec.field(name="柜台合同编号")
+    order_time: int = msgspec.field(name="报单时间")
+
+
+class XtLogin(msgspec.Struct, frozen=True):
+    status: int
+
+
+class XtPlaced(msgspec.Struct, frozen=True):
+    order_id: int
+
+
+class XtCanceled(msgspec.Struct, frozen=True):
+    cancel_order_result: int
+
+
+def asset_object(summary: AccountSummary) -> XtAsset:
+    return XtAsset(
+        total_asset=float(summary.equity),
+        cash=float(summary.available),
+        market_value=float(summary.market_value),
+        frozen_cash=float(summary.frozen),
+    )
+
+
+def holding_rows(positions: list[Position]) -> list[list[XtHolding]]:
     """Each position in a list of its own, as the wrapper answers; futures are left out
     (their long and short sides have no place here), as are closed positions."""
     return [
         [
-            {
-                "股票代码": p.symbol,
-                "持仓": p.qty,
-                "可用持仓": p.available_qty,
-                "成本": float(p.avg_cost),
-                "持仓市值": float(p.market_value),
-            }
+            XtHolding(
+                stock_code=p.symbol,
+                volume=p.qty,
+                can_use_volume=p.available_qty,
+                open_price=float(p.avg_cost),
+                market_value=float(p.market_value),
+            )
         ]
         for p in positions
         if p.qty and market_of(p.symbol) is not Market.CN_FUTURES
     ]
 
 
-def trade_object(trade: Trade, broker_order_id: str | None) -> dict[str, Any]:
-    """`柜台合同编号` is the broker's id of the trade's order (xtquant's `order_sysid`)."""
-    return {
-        "股票代码": trade.symbol,
-        "委托类型": ORDER_TYPE[trade.side],
-        "成交数量": trade.qty,
-        "成交均价": float(trade.price),
-        "成交金额": float(trade.price * trade.qty),
-        "成交时间": int(trade.time.timestamp()),
-        "成交编号": trade.id,
-        "柜台合同编号": broker_order_id or "",
-    }
+def trade_object(trade: Trade, broker_order_id: str | None) -> XtTrade:
+    return XtTrade(
+        stock_code=trade.symbol,
+        order_type=ORDER_TYPE[trade.side],
+        traded_volume=trade.qty,
+        traded_price=float(trade.price),
+        traded_amount=float(trade.price * trade.qty),
+        traded_time=int(trade.time.timestamp()),
+        traded_id=trade.id,
+        order_sysid=broker_order_id or "",
+    )
 
 
-def order_object(order: Order, alias: int) -> dict[str, Any]:
-    """`订单编号` is the order's integer alias (what `place_order` answered)."""
-    return {
-        "股票代码": order.symbol,
-        "委托数量": order.qty,
-        "成交数量": order.filled_qty,
-        "委托价格": float(order.limit_price or 0),
-        "委托类型": ORDER_TYPE[order.side],
-        "委托状态": order_status_name(order),
-        "订单编号": alias,
-        "柜台合同编号": order.broker_order_id or "",
-        "报单时间": int(order.created_at.timestamp()),
-    }
+def order_object(order: Order, alias: int) -> XtOrder:
+    return XtOrder(
+        stock_code=order.symbol,
+        order_volume=order.qty,
+        traded_volume=order.filled_qty,
+        price=float(order.limit_price or 0),
+        order_type=ORDER_TYPE[order.side],
+        order_status=order_status_name(order),
+        order_id=alias,
+        order_sysid=order.broker_order_id or "",
+        order_time=int(order.created_at.timestamp()),
+    )

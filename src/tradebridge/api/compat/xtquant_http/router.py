@@ -19,6 +19,13 @@ from tradebridge.api.compat.aliases import aliases, order_id_of
 from tradebridge.api.compat.placing import Placer, Refused, forget_shown
 from tradebridge.api.compat.xtquant_http.errors import XtquantRoute, minus_one
 from tradebridge.api.compat.xtquant_http.objects import (
+    XtAsset,
+    XtCanceled,
+    XtHolding,
+    XtLogin,
+    XtOrder,
+    XtPlaced,
+    XtTrade,
     asset_object,
     holding_rows,
     order_object,
@@ -28,6 +35,7 @@ from tradebridge.api.compat.xtquant_http.params import order_alias, order_reques
 from tradebridge.api.deps import EngineDep
 from tradebridge.api.encoding import json_response
 from tradebridge.api.engine_client import EngineClient
+from tradebridge.api.openapi import raises, returns
 from tradebridge.api.security import Principal, Scope
 from tradebridge.config import Settings
 from tradebridge.domain.errors import NotCancelable, NotFound
@@ -36,8 +44,8 @@ from tradebridge.domain.models import Trade
 STATE = "xtquant_http"
 PAGE = 1000
 """Orders and trades listed: the latest this many (the most /api/v1 gives at once)."""
-CLIENT_ID_PREFIX = "xt-"
-"""Of the client order ids the dialect gives its orders."""
+DIALECT = "xt"
+"""Of the client order ids the dialect gives orders (`xt-<hex>`)."""
 CONNECTED, NOT_CONNECTED = 0, -1
 CANCEL_SENT = 0
 
@@ -48,7 +56,7 @@ class XtquantDialect:
     def __init__(self, settings: Settings) -> None:
         self.account = settings.compat.xtquant_http.account
         self.placer = Placer(
-            self.account, CLIENT_ID_PREFIX, settle_s=3 * settings.engine.rpc_timeout_ms / 1000
+            self.account, DIALECT, settle_s=3 * settings.engine.rpc_timeout_ms / 1000
         )
 
 
@@ -68,27 +76,33 @@ Reader = Annotated[Principal, scoped(STATE, Scope.READ, query_token=True)]
 Trader = Annotated[Principal, scoped(STATE, Scope.TRADE, query_token=True)]
 
 
-@router.get("/login", summary="Log in, connecting nothing (xtquant wrapper)")
+@router.get(
+    "/login", summary="Log in, connecting nothing (xtquant wrapper)", responses=returns(XtLogin)
+)
 async def login(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
     """The account is configured, not logged into: `session_id`, `qmt_dir`, `account_id`
     and `account_type` are ignored. `status` is 0 while its broker is connected, -1 when
     not (as `XtQuantTrader.connect` answers)."""
     info = next((a for a in await engine.accounts() if a.id == dialect.account), None)
     connected = info is not None and info.connected
-    return json_response({"status": CONNECTED if connected else NOT_CONNECTED})
+    return json_response(XtLogin(status=CONNECTED if connected else NOT_CONNECTED))
 
 
-@router.get("/query/assets", summary="Assets (xtquant wrapper)")
+@router.get("/query/assets", summary="Assets (xtquant wrapper)", responses=returns(XtAsset))
 async def query_assets(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
     return json_response(asset_object(await engine.summary(dialect.account)))
 
 
-@router.get("/query/holding", summary="Holdings (xtquant wrapper)")
+@router.get(
+    "/query/holding",
+    summary="Holdings (xtquant wrapper)",
+    responses=returns(list[list[XtHolding]]),
+)
 async def query_holding(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
     return json_response(holding_rows(await engine.positions(dialect.account)))
 
 
-@router.get("/query/trade", summary="Trades (xtquant wrapper)")
+@router.get("/query/trade", summary="Trades (xtquant wrapper)", responses=returns(list[XtTrade]))
 async def query_trade(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
     """The latest 1000 trades, oldest first (the wrapper: today's)."""
     found = await engine.list_trades(
@@ -113,7 +127,12 @@ async def _broker_order_ids(
     return ids
 
 
-@router.get("/query/order", summary="Orders, or one by its order_id (xtquant wrapper)")
+@router.get(
+    "/query/order",
+    summary="Orders, or one by its order_id (xtquant wrapper)",
+    responses=returns(list[XtOrder]),
+)
+@raises("validation_error")  # an order_id that is not a whole number
 async def query_order(
     dialect: DialectDep,
     engine: EngineDep,
@@ -140,7 +159,12 @@ async def query_order(
     return json_response([order_object(o, known[o.id]) for o in found])
 
 
-@router.get("/place_order", summary="Place a limit order (xtquant wrapper)")
+@router.get(
+    "/place_order",
+    summary="Place a limit order (xtquant wrapper)",
+    responses=returns(XtPlaced),
+)
+@raises("validation_error")  # a missing or malformed parameter
 async def place_order(
     request: Request,
     dialect: DialectDep,
@@ -166,10 +190,15 @@ async def place_order(
     placed = await dialect.placer.place(engine, db, order, principal, still_connected)
     if isinstance(placed, Refused):
         return minus_one("place_order", placed.reason)
-    return json_response({"order_id": placed.alias})
+    return json_response(XtPlaced(order_id=placed.alias))
 
 
-@router.get("/cancel_order", summary="Cancel an order (xtquant wrapper)")
+@router.get(
+    "/cancel_order",
+    summary="Cancel an order (xtquant wrapper)",
+    responses=returns(XtCanceled),
+)
+@raises("validation_error")  # a missing or malformed order_id
 async def cancel_order(
     dialect: DialectDep,
     engine: EngineDep,
@@ -189,4 +218,4 @@ async def cancel_order(
         await engine.cancel(dialect.account, our_id)
     except (NotFound, NotCancelable) as refused:
         return minus_one("cancel_order", refused.code)
-    return json_response({"cancel_order_result": CANCEL_SENT})
+    return json_response(XtCanceled(cancel_order_result=CANCEL_SENT))

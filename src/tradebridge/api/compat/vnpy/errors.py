@@ -1,11 +1,9 @@
-"""Errors of the dialects of FastAPI servers (vnpy_webtrader, document 001's QMT backend):
-FastAPI's `{"detail": ...}` beside our own `{"error": {"code", "message", "details"}}`
-(API.md §3), with the status of our code.
+"""Errors of the vnpy dialect: FastAPI's `{"detail": ...}`, as vnpy_webtrader answers, beside
+our own `{"error": {"code", "message", "details"}}` (API.md §3), with the status of our code.
 
-Their clients read `detail` (a text, or FastAPI's list of field errors for a 422); our
-tools (audit, metrics) read `error.code`. Every route of such a dialect uses `DetailRoute`
-(or a subclass), so whatever a route or its dependencies raise is answered this way, never
-as a 500.
+vnpy's clients read `detail` (a text, or FastAPI's list of field errors for a 422); our
+tools (audit, metrics) read `error.code`. Every route of the dialect uses `VnpyRoute`, so
+whatever a route or its dependencies raise is answered this way, never as a 500.
 """
 
 import logging
@@ -17,8 +15,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tradebridge.api import openapi
 from tradebridge.api.encoding import json_response
-from tradebridge.api.errors import STATUS_BY_CODE
+from tradebridge.api.errors import STATUS_BY_CODE, validation_message
 from tradebridge.domain.errors import TradebridgeError
 from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
 
@@ -27,7 +26,7 @@ log = logging.getLogger(__name__)
 DATABASE_DOWN = "the database cannot be reached; try again shortly"
 
 
-def detail_error(
+def vnpy_error(
     code: str,
     message: str,
     details: dict[str, Any] | None = None,
@@ -49,35 +48,31 @@ def error_answer(exc: TradebridgeError) -> Response:
     headers = None
     if exc.code == "rate_limited" and "retry_after" in exc.details:
         headers = {"Retry-After": str(exc.details["retry_after"])}
-    return detail_error(exc.code, exc.message, exc.details, headers=headers)
+    return vnpy_error(exc.code, exc.message, exc.details, headers=headers)
 
 
 def validation_answer(exc: RequestValidationError) -> Response:
     """422 with FastAPI's list of field errors (without the input, which may hold anything
     the client sent)."""
-    errors = [{"type": e["type"], "loc": list(e["loc"]), "msg": _message(e)} for e in exc.errors()]
+    errors = [
+        {"type": e["type"], "loc": list(e["loc"]), "msg": validation_message(e)}
+        for e in exc.errors()
+    ]
     fields = [
         {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
         for e in errors
     ]
     first = fields[0] if fields else {"field": "body", "message": "invalid request"}
-    return detail_error(
+    return vnpy_error(
         "validation_error",
         f"{first['field']}: {first['message']}",
-        {"errors": fields},
+        {"field": first["field"], "errors": fields},
         detail=errors,
     )
 
 
-def _message(error: Any) -> str:
-    """pydantic prefixes the text of a `ValueError` raised by a validator with
-    "Value error, "; the text alone says it."""
-    text = str(error["msg"])
-    return text.removeprefix("Value error, ")
-
-
-class DetailRoute(APIRoute):
-    """A route whose failures are answered with `detail` and `error`."""
+class VnpyRoute(APIRoute):
+    """A route whose failures are answered in the dialect's shape."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -96,6 +91,20 @@ class DetailRoute(APIRoute):
                     request.url.path,
                     database_error_reason(exc),
                 )
-                return detail_error("engine_unavailable", DATABASE_DOWN)
+                return vnpy_error("engine_unavailable", DATABASE_DOWN)
 
         return answer
+
+
+openapi.shape(
+    VnpyRoute,
+    "VnpyError",
+    {
+        "type": "object",
+        "description": "FastAPI's `detail` (a text, or the list of field errors of a 422), as "
+        "vnpy_webtrader answers, beside the error object of API.md §3",
+        "required": ["detail", "error"],
+        "properties": {"detail": {}, "error": {"$ref": "#/components/schemas/ErrorInfo"}},
+    },
+    unreadable_body="validation_error",  # FastAPI's 422 `json_invalid`, as vnpy answers
+)
