@@ -432,3 +432,15 @@ def test_placing_and_canceling_are_audited(
     assert mine[0]["path"] == f"{XT}/place_order?stock_code={BOND}&price=300&volumn=10"
     assert mine[1]["path"] == f"{XT}/cancel_order?order_id={order_id}&token=[redacted]"
     assert not any(r["path"].startswith(XT + "/query") for r in rows)  # reads are not
+
+
+def test_an_unknown_parameter_is_never_dropped(xt: httpx.Client, admin: httpx.Client) -> None:
+    """A misspelt `volumn` is 422 naming it, not an order with the parameter left out."""
+    before = len(v1_orders(admin))
+    response = xt.get("/place_order", params={**dict(ROUTES)["/place_order"], "volum": "20"})
+    minus_one(response, "order_id", "validation_error", 422)
+    assert response.json()["error"]["details"]["errors"][0]["field"] == "volum"
+    assert len(v1_orders(admin)) == before
+    listed = xt.get("/query/order", params={"orderid": "1"})
+    assert listed.status_code == 422
+    assert "order_id" in listed.json()["error"]["message"]

@@ -26,7 +26,13 @@ def install(app: FastAPI, settings: Settings) -> None:
     for path in ("/place-order", "/order"):  # on the account's order rate limit
         count_orders(app, "POST", prefix + path, dialect.account)
     app.include_router(router, prefix=prefix)
-    # Bodies refused before a route runs (`json_bodies`) are answered with `detail` too.
-    routes = [r for r in app.router.routes if isinstance(r, QmtServiceRoute)]
+    # Bodies refused before a route runs (`json_bodies`) are answered with `detail` too: the
+    # routes as the app holds them, under `prefix` (copies of the router's, or, since
+    # FastAPI 0.16x, one entry for the included router).
+    routes = [
+        r
+        for r in app.router.routes
+        if isinstance(r, QmtServiceRoute) or getattr(r, "original_router", None) is router
+    ]
     shapes = getattr(app.state, "error_shapes", [])
     app.state.error_shapes = [*shapes, (routes, vnpy_error)]

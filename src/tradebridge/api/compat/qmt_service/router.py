@@ -13,7 +13,7 @@ malformed body) are FastAPI's `{"detail"}` and our `error` alone, as in the orig
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request
 from sqlalchemy import Engine
 from starlette.responses import Response
 
@@ -48,6 +48,31 @@ PAGE = 1000
 """Orders listed: the latest this many (the most /api/v1 gives at once)."""
 DIALECT = "qmt"
 """Of the client order ids the dialect gives orders (`qmt-<hex>`)."""
+
+ORDER_EXAMPLES: dict[str, Any] = {
+    "limit": {
+        "summary": "Buy 100 Kweichow Moutai, limit 1500",
+        "value": {
+            "stock_code": "600519.SH",
+            "action": "BUY",
+            "quantity": 100,
+            "price": 1500.0,
+            "order_type": "LIMIT",
+        },
+    },
+    "market": {
+        "summary": "Sell 10 bonds of 113025.SH at the market",
+        "value": {
+            "stock_code": "113025.SH",
+            "action": "SELL",
+            "quantity": 10,
+            "order_type": "MARKET",
+        },
+    },
+}
+CANCEL_EXAMPLES: dict[str, Any] = {
+    "cancel": {"summary": "Cancel order 999999", "value": {"order_id": 999999}}
+}
 
 router = APIRouter(route_class=QmtServiceRoute, tags=["MiniQMT service (document 001)"])
 
@@ -112,11 +137,10 @@ def _refused(refused: Refused) -> Response:
 
 
 @router.get("/status", summary="Connection (MiniQMT service)", responses=returns(QmtStatus))
-@raises("not_found")
 async def status(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
-    info = next((a for a in await engine.accounts() if a.id == dialect.account), None)
-    if info is None:
-        raise NotFound(f"the engine has no account {dialect.account}")
+    """The engine has every configured account, the dialect's included (the settings check
+    it is configured)."""
+    (info,) = [a for a in await engine.accounts() if a.id == dialect.account]
     return json_response(status_object(info))
 
 
@@ -144,7 +168,7 @@ async def account_info(dialect: DialectDep, engine: EngineDep, principal: Reader
 )
 @raises("order_rejected", "duplicate_client_order_id")
 async def place_order(
-    body: PlaceOrderBody,
+    body: Annotated[PlaceOrderBody, Body(openapi_examples=ORDER_EXAMPLES)],
     request: Request,
     dialect: DialectDep,
     engine: EngineDep,
@@ -175,7 +199,11 @@ async def place_order(
 )
 @raises("not_found", "not_cancelable")
 async def cancel_order(
-    body: CancelOrderBody, dialect: DialectDep, engine: EngineDep, db: DbDep, principal: Trader
+    body: Annotated[CancelOrderBody, Body(openapi_examples=CANCEL_EXAMPLES)],
+    dialect: DialectDep,
+    engine: EngineDep,
+    db: DbDep,
+    principal: Trader,
 ) -> Response:
     """`message` is `canceled`, or `cancel requested` while the broker has not confirmed."""
     alias = body.order_id

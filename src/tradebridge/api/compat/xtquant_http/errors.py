@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.requests import Request
@@ -65,12 +66,35 @@ def _validation(route: str, exc: RequestValidationError) -> Response:
     return failure(route, "validation_error", message, {"errors": fields})
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters of a route and of its dependencies."""
+    names = {p.alias for p in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
+def _unknown_parameters(route: str, unknown: list[str], declared: list[str]) -> Response:
+    use = f"unknown parameter; use {', '.join(declared)}"
+    fields = [{"field": name[:64], "message": use} for name in unknown]
+    message = f"{fields[0]['field']}: {fields[0]['message']}"
+    return failure(route, "validation_error", message, {"errors": fields})
+
+
 class XtquantRoute(APIRoute):
+    """On a route that takes query parameters, one it does not know is 422: a misspelt
+    `volumn` or `order_id` is never silently dropped (`token`, the credential, is known)."""
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         route = self.name
+        declared = _query_names(self.dependant)
+        known = declared | {"token"}
 
         async def answer(request: Request) -> Response:
+            unknown = [name for name in request.query_params if name not in known]
+            if declared and unknown:
+                return _unknown_parameters(route, unknown, sorted(declared))
             try:
                 return await handler(request)
             except TradebridgeError as exc:

@@ -10,7 +10,7 @@ account for `login` and the queries, `trade` for `place_order` and `cancel_order
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
 from starlette.responses import Response
 
@@ -49,6 +49,9 @@ DIALECT = "xt"
 CONNECTED, NOT_CONNECTED = 0, -1
 CANCEL_SENT = 0
 
+Short = Annotated[str | None, Query(max_length=40)]
+"""A query parameter: read by `params` (which names every problem); none is this long."""
+
 router = APIRouter(route_class=XtquantRoute, tags=["xtquant HTTP wrapper (document 003)"])
 
 
@@ -79,9 +82,17 @@ Trader = Annotated[Principal, scoped(STATE, Scope.TRADE, query_token=True)]
 @router.get(
     "/login", summary="Log in, connecting nothing (xtquant wrapper)", responses=returns(XtLogin)
 )
-async def login(dialect: DialectDep, engine: EngineDep, principal: Reader) -> Response:
+async def login(
+    dialect: DialectDep,
+    engine: EngineDep,
+    principal: Reader,
+    session_id: Short = None,
+    qmt_dir: Annotated[str | None, Query(max_length=260)] = None,
+    account_id: Short = None,
+    account_type: Short = None,
+) -> Response:
     """The account is configured, not logged into: `session_id`, `qmt_dir`, `account_id`
-    and `account_type` are ignored. `status` is 0 while its broker is connected, -1 when
+    and `account_type` are taken and ignored. `status` is 0 while its broker is connected, -1 when
     not (as `XtQuantTrader.connect` answers)."""
     info = next((a for a in await engine.accounts() if a.id == dialect.account), None)
     connected = info is not None and info.connected
@@ -138,7 +149,7 @@ async def query_order(
     engine: EngineDep,
     db: DbDep,
     principal: Reader,
-    order_id: str | None = None,
+    order_id: Short = None,
 ) -> Response:
     """Without `order_id`: the latest 1000 orders, oldest first (the wrapper: today's).
     With one: a list of that order, or `[]` for an id no order has."""
@@ -171,11 +182,11 @@ async def place_order(
     engine: EngineDep,
     db: DbDep,
     principal: Trader,
-    stock_code: str | None = None,
-    direction: str | None = None,
-    volumn: str | None = None,
-    volume: str | None = None,
-    price: str | None = None,
+    stock_code: Short = None,
+    direction: Short = None,
+    volumn: Short = None,
+    volume: Short = None,
+    price: Short = None,
 ) -> Response:
     """`{"order_id": N}`, N the order's integer alias. An order the account refuses is
     recorded as rejected (废单 in `query/order`) and answered `{"order_id": -1}`, the reason
@@ -204,7 +215,7 @@ async def cancel_order(
     engine: EngineDep,
     db: DbDep,
     principal: Trader,
-    order_id: str | None = None,
+    order_id: Short = None,
 ) -> Response:
     """`{"cancel_order_result": 0}` when the cancel was sent (the order shows 已撤 once the
     broker confirms it); -1, the reason in `X-Reject-Reason`, for an id no order has
