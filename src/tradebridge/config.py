@@ -117,22 +117,26 @@ class DatabaseSettings(Section):
 
 
 class EngineSettings(Section):
-    rpc_address: str = "tcp://127.0.0.1:7001"
+    rpc_address: str | None = None
     """ZeroMQ endpoint of the engine's request socket (ROUTER): the engine binds it, the web
-    connects to it. Other than loopback (127.0.0.1, ::1, localhost, ipc://, inproc://), the
-    link must use CURVE (the `curve_*` keys)."""
-    events_address: str = "tcp://127.0.0.1:7002"
-    """ZeroMQ endpoint of the engine's event socket (PUB); loopback unless CURVE is set."""
+    connects to it. Unset: `ipc://<data_dir>/link/rpc`, private to the instance (where there
+    are no ipc sockets, `tradebridge serve` picks a free loopback port). Other than loopback
+    (127.0.0.1, ::1, localhost, ipc://, inproc://), the `curve_*` keys must be set."""
+    events_address: str | None = None
+    """ZeroMQ endpoint of the engine's event socket (PUB); unset: `ipc://<data_dir>/link/events`
+    (as `rpc_address`). Loopback unless the `curve_*` keys are set."""
     rpc_timeout_ms: int = Field(default=5000, ge=50)
-    """How long the web waits for one engine call before answering 504 `timeout`."""
+    """How long the web waits for one engine call before answering 504 `timeout`; it is also
+    the call's deadline: the engine never starts a call later than this."""
     heartbeat_ms: int = Field(default=1000, ge=50)
     event_retention_days: int = Field(default=7, ge=0)
     """Account events older than this are deleted (hourly), except each account's last one;
     a WebSocket client can resume only from within this window. 0 keeps them forever."""
     curve_secret_key: Path | None = None
     """Engine side of CURVE: the engine's key pair, a secret certificate file
-    (`engine.key_secret`, from `tradebridge rpc-keys`). Set, the link is encrypted and only
-    web processes whose public key is in `curve_authorized_keys` get answers or events."""
+    (`engine.key_secret`, from `tradebridge rpc-keys`); only web processes whose public key is
+    in `curve_authorized_keys` get answers or events. Unset (all four `curve_*` unset): the
+    keys of `<data_dir>/curve/`, generated on first use."""
     curve_authorized_keys: Path | None = None
     """Engine side of CURVE: a directory of the public certificate files (`*.key`) of the web
     processes allowed to connect; it is read when the engine starts."""
@@ -155,8 +159,11 @@ class EngineSettings(Section):
 
     @property
     def loopback_only(self) -> bool:
-        """Whether both addresses stay on this host."""
-        return _is_loopback(self.rpc_address) and _is_loopback(self.events_address)
+        """Whether both addresses stay on this host (unset ones are the private defaults)."""
+        return all(
+            address is None or _is_loopback(address)
+            for address in (self.rpc_address, self.events_address)
+        )
 
     @model_validator(mode="after")
     def _curve_beyond_loopback(self) -> Self:
@@ -173,7 +180,7 @@ class EngineSettings(Section):
         if not self.curve_configured:
             for name in ("rpc_address", "events_address"):
                 address = getattr(self, name)
-                if not _is_loopback(address):
+                if address is not None and not _is_loopback(address):
                     raise PydanticCustomError(
                         "engine_link_not_secured",
                         "{name} '{address}' is not a loopback address, so the engine link "

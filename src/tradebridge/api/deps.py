@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy import Engine
 
 from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.login_throttle import LoginThrottle
+from tradebridge.api.openapi import raises
 from tradebridge.api.password_checks import PasswordChecks, PasswordChecksBusy
 from tradebridge.api.security import (
     API_KEY_PREFIX,
@@ -198,9 +200,45 @@ class Authenticator:
         return record if verify_password(record.password_hash, password) else None
 
 
+LOGIN_PATH = "/api/v1/auth/token"
+
+# The credentials the API takes, declared for the OpenAPI document (and so for the
+# "Authorize" button of /docs). They refuse nothing: `Authenticator.authenticate` reads the
+# headers and answers 401 itself, in our error shape.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="A login token (`POST /api/v1/auth/token`) or an API key (`tbk_...`).",
+    auto_error=False,
+)
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="apiKey",
+    description="An API key (`tradebridge key create` or `POST /api/v1/keys`).",
+    auto_error=False,
+)
+PASSWORD = OAuth2PasswordBearer(
+    tokenUrl=LOGIN_PATH,
+    scheme_name="login",
+    description="A username and password, exchanged for a token at `/api/v1/auth/token`.",
+    auto_error=False,
+)
+
+
+async def _credentials(
+    _bearer: Annotated[object, Depends(BEARER)],
+    _key: Annotated[object, Depends(API_KEY)],
+    _login: Annotated[object, Depends(PASSWORD)],
+) -> None:
+    """The credential schemes of every authenticated route (for the document only)."""
+
+
+Credentials = Depends(_credentials)
+
+
 # Dependencies are `async def` so FastAPI runs them on the loop, not in a thread pool.
 
 
+@raises("engine_unavailable", "broker_unavailable", "timeout")
 async def _engine(request: Request) -> EngineClient:
     engine: EngineClient = request.app.state.engine
     return engine
@@ -211,7 +249,8 @@ async def _authenticator(request: Request) -> Authenticator:
     return authenticator
 
 
-async def _principal(request: Request) -> Principal:
+@raises("unauthorized")
+async def _principal(request: Request, _: Annotated[None, Credentials]) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator.authenticate(request)
 
@@ -220,6 +259,7 @@ def _scoped(scope: Scope) -> object:
     """The caller, if they have `scope`; on a route with an `{account}` in its path, also if
     they may act on that account (a key bound to another one may not)."""
 
+    @raises("forbidden")
     async def dependency(
         request: Request, principal: Annotated[Principal, Depends(_principal)]
     ) -> Principal:

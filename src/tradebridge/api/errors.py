@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from tradebridge.api.encoding import json_response
+from tradebridge.api.route_names import documented_methods
 from tradebridge.domain.errors import TradebridgeError
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,19 @@ def _validation_error(request: Request, exc: Exception) -> Response:
             "bad_request",
             f"send the body as JSON with Content-Type: application/json (got {content_type!r})",
         )
-    fields = [{"field": _field(e["loc"]), "message": e["msg"]} for e in errors]
+    fields = [{"field": _field(e["loc"]), "message": validation_message(e)} for e in errors]
     first = fields[0]
     return error_response(
-        "validation_error", f"{first['field']}: {first['message']}", {"errors": fields}
+        "validation_error",
+        f"{first['field']}: {first['message']}",
+        {"field": first["field"], "errors": fields},
     )
+
+
+def validation_message(error: Any) -> str:
+    """The text of one of pydantic's errors, without the "Value error, " it puts before the
+    text of a `ValueError` raised by a validator: the text alone says it."""
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
@@ -106,7 +115,10 @@ def _http_error(request: Request, exc: Exception) -> Response:
         "not_found": f"no route {request.method} {request.url.path}",
         "method_not_allowed": f"{request.method} is not allowed on {request.url.path}",
     }.get(code, str(exc.detail))
-    response = error_response(code, message)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only those of one route
+        headers["Allow"] = ", ".join(documented_methods(request.scope)) or headers.get("Allow", "")
+    response = error_response(code, message, headers=headers or None)
     response.status_code = exc.status_code
     return response
 

@@ -17,9 +17,12 @@ A body that is not JSON at all is passed on untouched: the route answers it as b
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradebridge.api.errors import error_response
@@ -54,13 +57,13 @@ class StrictJsonBodies:
         except HTTPException as exc:
             if exc.status_code != 413:
                 raise
-            await error_response("payload_too_large", exc.detail)(scope, receive, send)
+            await error_shape(scope)("payload_too_large", exc.detail, {})(scope, receive, send)
             return
         if body:
             try:
                 check(body)
             except _Refused as refused:
-                answer = error_response(refused.code, refused.message, refused.details)
+                answer = error_shape(scope)(refused.code, refused.message, refused.details)
                 await answer(scope, receive, send)
                 return
         replayed = False
@@ -73,6 +76,22 @@ class StrictJsonBodies:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+ErrorShape = Callable[[str, str, dict[str, Any]], Response]
+"""Builds an error answer from (code, message, details)."""
+
+
+def error_shape(scope: Scope) -> ErrorShape:
+    """How the route `scope` is for answers errors: a dialect with a shape of its own
+    registers it with its routes in `app.state.error_shapes` (vnpy's `detail`); else API.md
+    §3's."""
+    state = getattr(scope.get("app"), "state", None)
+    shapes: list[tuple[list[BaseRoute], ErrorShape]] = getattr(state, "error_shapes", [])
+    for routes, shape in shapes:
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            return shape
+    return error_response
 
 
 def check(body: bytes) -> None:

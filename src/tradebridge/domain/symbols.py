@@ -50,6 +50,14 @@ MARKET_CURRENCY: dict[Market, str] = {
     Market.CN_FUTURES: "CNY",
 }
 
+MARKET_TIMEZONE: dict[Market, str] = {
+    Market.CN_STOCK: "Asia/Shanghai",
+    Market.HK_STOCK: "Asia/Hong_Kong",
+    Market.US_STOCK: "America/New_York",
+    Market.CN_FUTURES: "Asia/Shanghai",
+}
+"""Where each market's clock is: its sessions and trading dates are in this time zone."""
+
 _TICKER_PATTERNS: dict[Market, re.Pattern[str]] = {
     Market.CN_STOCK: re.compile(r"[0-9]{6}"),
     Market.HK_STOCK: re.compile(r"[0-9]{5}"),

@@ -56,7 +56,7 @@ from tradebridge.api.stream.quote_interest import QuoteInterest
 from tradebridge.config import ServerSettings, Settings
 from tradebridge.engine.protocol import STATUS_TOPIC, AccountEvent, ConnectionEvent
 from tradebridge.rpc import EventSubscriber
-from tradebridge.rpc.link import web_curve
+from tradebridge.rpc.link import WebEnd
 from tradebridge.store import queries
 
 __all__ = ["EventSource", "Listener", "StreamHub", "StreamLimits"]
@@ -175,14 +175,14 @@ class StreamHub:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, db: Engine, interest: QuoteInterest | None = None
+        cls, settings: Settings, link: WebEnd, db: Engine, interest: QuoteInterest | None = None
     ) -> StreamHub:
         """A hub reading the engine's event bus with its own `EventSubscriber`."""
         subscriber = EventSubscriber(
-            settings.engine.events_address,
+            link.events_address,
             TOPICS,
             heartbeat_ms=settings.engine.heartbeat_ms,
-            curve=web_curve(settings.engine),
+            curve=link.curve,
         )
         return cls(
             subscriber,
