@@ -117,7 +117,7 @@ def _refusal(text: str) -> ValidationFailed:
         parse_symbol(text)
     error = caught.value
     assert error.code == "validation_error"
-    assert error.details == {"field": "symbol", "value": text}
+    assert (error.details["field"], error.details["value"]) == ("symbol", text)
     assert repr(text) in error.message
     assert str(error) == error.message
     return error
