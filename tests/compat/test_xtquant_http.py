@@ -444,3 +444,17 @@ def test_an_unknown_parameter_is_never_dropped(xt: httpx.Client, admin: httpx.Cl
     listed = xt.get("/query/order", params={"orderid": "1"})
     assert listed.status_code == 422
     assert "order_id" in listed.json()["error"]["message"]
+
+
+def test_a_parameter_given_twice_is_never_guessed(xt: httpx.Client, admin: httpx.Client) -> None:
+    """`stock_code=A&stock_code=B` names no one order: 422, not an order for one of them."""
+    before = len(v1_orders(admin))
+    params = [("stock_code", BOND), ("stock_code", "600519.SH"), ("price", "300"), ("volumn", "10")]
+    response = xt.get("/place_order", params=params)
+    minus_one(response, "order_id", "validation_error", 422)
+    assert response.json()["error"]["details"]["errors"] == [
+        {"field": "stock_code", "message": "given more than once"}
+    ]
+    assert len(v1_orders(admin)) == before
+    canceled = xt.get("/cancel_order", params=[("order_id", "1"), ("order_id", "2")])
+    minus_one(canceled, "cancel_order_result", "validation_error", 422)

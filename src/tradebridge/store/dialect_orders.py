@@ -4,7 +4,7 @@ Both run in a caller's transaction; a concurrent writer (another web worker) can
 insert fail with `IntegrityError`, after which the caller runs the whole step again.
 """
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select
@@ -105,13 +105,25 @@ def forget_placement(conn: Connection, account: str, request_key: str) -> None:
     )
 
 
-def forget_shown(conn: Connection, account: str, client_order_ids: Collection[str]) -> None:
-    """Forget the unsettled placements of orders a caller has now been shown. Reads first,
-    so that a listing with nothing to forget (the common case) does not write."""
-    if not client_order_ids:
+def forget_shown(conn: Connection, account: str, shown: Mapping[str, str]) -> None:
+    """Forget the unsettled placements of orders a caller has now been shown: `shown` maps
+    each shown order's client order id to the request key the caller would have placed it
+    under, so another caller's placement of the same order stays (that caller was not
+    told). Reads first, so that a listing with nothing to forget (the common case) does not
+    write."""
+    if not shown:
         return
-    mine = unsettled_placements.c.account == account
-    shown = unsettled_placements.c.client_order_id.in_(set(client_order_ids))
-    found = conn.scalar(select(func.count()).select_from(unsettled_placements).where(mine, shown))
-    if found:
-        conn.execute(delete(unsettled_placements).where(mine, shown))
+    rows = conn.execute(
+        select(unsettled_placements.c.client_order_id, unsettled_placements.c.request_key).where(
+            unsettled_placements.c.account == account,
+            unsettled_placements.c.client_order_id.in_(set(shown)),
+        )
+    )
+    told = [key for client_order_id, key in rows if shown[client_order_id] == key]
+    if told:
+        conn.execute(
+            delete(unsettled_placements).where(
+                unsettled_placements.c.account == account,
+                unsettled_placements.c.request_key.in_(told),
+            )
+        )

@@ -275,25 +275,31 @@ class _Memory:
         self.kept = False
 
 
-def request_key(account: str, caller: Principal, request: OrderRequest) -> str:
+def request_key(account: str, caller: Principal, order: OrderRequest | Order) -> str:
     """A digest of who places what: the same for a retry of the same order by the same
-    caller (API key, else user)."""
+    caller (API key, else user), and for the order it placed (`forget_shown`)."""
     who = f"key:{caller.key_id}" if caller.key_id is not None else f"user:{caller.username}"
+    price = None if order.limit_price is None else format(order.limit_price.normalize(), "f")
     parts = (
         account,
         who,
-        request.symbol,
-        request.side,
-        request.qty,
-        request.type,
-        request.limit_price,
-        request.time_in_force,
-        request.offset,
+        order.symbol,
+        order.side,
+        order.qty,
+        order.type,
+        price,
+        order.time_in_force,
+        order.offset,
     )
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
 
 
-async def forget_shown(db: Engine, account: str, orders: list[Order]) -> None:
-    """The dialects' order lists told their caller these orders' outcome."""
-    ids = [o.client_order_id for o in orders if o.client_order_id is not None]
-    await transact(db, lambda conn: dialect_orders.forget_shown(conn, account, ids))
+async def forget_shown(db: Engine, account: str, caller: Principal, orders: list[Order]) -> None:
+    """A dialect's order list told `caller` these orders' outcome: its own unsettled
+    placements of them are settled (another caller's are not: it was not told)."""
+    shown = {
+        o.client_order_id: request_key(account, caller, o)
+        for o in orders
+        if o.client_order_id is not None
+    }
+    await transact(db, lambda conn: dialect_orders.forget_shown(conn, account, shown))

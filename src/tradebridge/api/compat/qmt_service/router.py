@@ -226,7 +226,7 @@ async def orders(dialect: DialectDep, engine: EngineDep, db: DbDep, principal: R
         dialect.account, status="all", symbol=None, limit=PAGE, after=None
     )
     known = await aliases(db, dialect.account, [o.id for o in found])
-    await forget_shown(db, dialect.account, found)
+    await forget_shown(db, dialect.account, principal, found)
     return json_response([order_object(o, known[o.id]) for o in found])
 
 

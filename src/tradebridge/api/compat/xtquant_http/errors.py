@@ -81,9 +81,16 @@ def _unknown_parameters(route: str, unknown: list[str], declared: list[str]) -> 
     return failure(route, "validation_error", message, {"errors": fields})
 
 
+def _repeated_parameters(route: str, repeated: list[str]) -> Response:
+    fields = [{"field": name, "message": "given more than once"} for name in repeated]
+    message = f"{fields[0]['field']}: {fields[0]['message']}"
+    return failure(route, "validation_error", message, {"errors": fields})
+
+
 class XtquantRoute(APIRoute):
     """On a route that takes query parameters, one it does not know is 422: a misspelt
-    `volumn` or `order_id` is never silently dropped (`token`, the credential, is known)."""
+    `volumn` or `order_id` is never silently dropped (`token`, the credential, is known);
+    and so is one given twice (`stock_code=A&stock_code=B` names no one order)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -95,6 +102,10 @@ class XtquantRoute(APIRoute):
             unknown = [name for name in request.query_params if name not in known]
             if declared and unknown:
                 return _unknown_parameters(route, unknown, sorted(declared))
+            names = [name for name, _ in request.query_params.multi_items()]
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if declared and repeated:
+                return _repeated_parameters(route, repeated)
             try:
                 return await handler(request)
             except TradebridgeError as exc:

@@ -166,7 +166,7 @@ async def query_order(
         except NotFound:
             return json_response([])
     known = await aliases(db, account, [o.id for o in found])
-    await forget_shown(db, account, found)
+    await forget_shown(db, account, principal, found)
     return json_response([order_object(o, known[o.id]) for o in found])
 
 
