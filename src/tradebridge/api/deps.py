@@ -8,11 +8,11 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.login_throttle import LoginThrottle
 from tradebridge.api.openapi import raises
+from tradebridge.api.password_checks import PasswordChecks, PasswordChecksBusy
 from tradebridge.api.security import (
     API_KEY_PREFIX,
     ROLE_SCOPES,
@@ -25,7 +25,7 @@ from tradebridge.api.security import (
     password_fingerprint,
     verify_password,
 )
-from tradebridge.config import Settings
+from tradebridge.config import ServerSettings, Settings
 from tradebridge.domain.errors import RateLimited, Unauthorized
 from tradebridge.store import users
 
@@ -67,9 +67,15 @@ class Authenticator:
         tokens: TokenIssuer,
         db: Engine,
         httptrading: Mapping[str, str] | None = None,
+        password_checks: PasswordChecks | None = None,
     ) -> None:
+        """`password_checks`: by default as many as `[server]`'s defaults allow."""
         self.tokens = tokens
         self.login_throttle = LoginThrottle()
+        if password_checks is None:
+            defaults = ServerSettings()
+            password_checks = PasswordChecks(defaults.login_concurrency, defaults.login_queue)
+        self._password_checks = password_checks
         self.db = db
         self._httptrading = {
             api_key_hash(token): account for token, account in (httptrading or {}).items()
@@ -158,8 +164,9 @@ class Authenticator:
         """A token for a user whose password is right.
 
         Raises `RateLimited` (`details.retry_after`: seconds) while failed logins for this
-        username or from this client are over the limits of `login_throttle`, and
-        `Unauthorized` for a wrong username or password (both take the same time).
+        username or from this client are over the limits of `login_throttle`, or while as
+        many password checks as allowed are running and waiting; and `Unauthorized` for a
+        wrong username or password (both take the same time).
         """
         wait = self.login_throttle.admit(username, client)
         if wait is not None:
@@ -167,7 +174,14 @@ class Authenticator:
                 f"too many failed logins; try again in {wait} s", {"retry_after": wait}
             )
         try:
-            record = await run_in_threadpool(self._check_password, username, password)
+            record = await self._password_checks.run(
+                lambda: self._check_password(username, password)
+            )
+        except PasswordChecksBusy:
+            self.login_throttle.finish(username, client, succeeded=None)
+            raise RateLimited(
+                "too many logins at once; try again in 1 s", {"retry_after": 1}
+            ) from None
         except BaseException:
             self.login_throttle.finish(username, client, succeeded=None)
             raise

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from tradebridge.api.compat.placing import place_without_client_id
 from tradebridge.api.compat.vnpy.dialect import VnpyDialect
 from tradebridge.api.compat.vnpy.errors import VnpyRoute
 from tradebridge.api.compat.vnpy.mapping import is_futures, read_vt_symbol
@@ -141,9 +142,10 @@ async def place_order(
     """Answers the new order's `vt_orderid`. As in vnpy, where `send_order` returns the id
     and a refusal arrives as the order's status, an order the account refuses (recorded as
     rejected, `拒单`) is answered with its `vt_orderid` too; `X-Reject-Reason` carries the
-    reason. Malformed requests are 422."""
+    reason. Malformed requests are 422. A lost engine answer is asked again, never placed
+    twice (`compat.placing`)."""
     try:
-        result = await engine.place(dialect.account, body.to_request())
+        result = await place_without_client_id(engine, dialect.account, body.to_request(), "vnpy")
     except OrderRejected as refused:
         order_id = refused.details.get("order_id")
         if not isinstance(order_id, str):

@@ -50,7 +50,7 @@ async def audit(
     until: Annotated[Time | None, Query(description="Before (ISO-8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[
-        int | None, Query(ge=0, description="An entry id: the entries after it")
+        int | None, Query(ge=0, lt=2**63, description="An entry id: the entries after it")
     ] = None,
 ) -> Response:
     """Every login attempt and every mutating request (POST, PUT, PATCH, DELETE), whatever its

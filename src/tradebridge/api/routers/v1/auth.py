@@ -8,10 +8,9 @@ from starlette.responses import Response
 
 from tradebridge.api.deps import AuthenticatorDep
 from tradebridge.api.encoding import json_response
-from tradebridge.api.errors import error_response
 from tradebridge.api.openapi import raises, returns
 from tradebridge.api.schemas import LoginBody
-from tradebridge.domain.errors import BadRequest, RateLimited, ValidationFailed
+from tradebridge.domain.errors import BadRequest, ValidationFailed
 
 router = APIRouter(tags=["auth"])
 
@@ -73,11 +72,7 @@ async def token(request: Request, authenticator: AuthenticatorDep) -> Response:
     with `Retry-After`); see docs/README.md, "Security notes"."""
     login = await _read_login(request)
     client = request.client.host if request.client else "unknown"
-    try:
-        access_token = await authenticator.log_in(login.username, login.password, client)
-    except RateLimited as exc:
-        retry_after = str(exc.details["retry_after"])
-        return error_response(exc.code, exc.message, exc.details, {"Retry-After": retry_after})
+    access_token = await authenticator.log_in(login.username, login.password, client)
     return json_response(
         TokenAnswer(
             access_token=access_token,

@@ -1,5 +1,6 @@
 """`/keys`: API keys of the caller (admins: of everyone). A key is shown once, when created;
-lists show its prefix only."""
+lists show its prefix only. A caller whose key is bound to an account sees, makes and revokes
+only keys bound to that account, whatever its scopes."""
 
 from datetime import datetime
 from typing import Annotated, Any
@@ -87,7 +88,8 @@ async def list_keys(
         with authenticator.db.connect() as conn:
             return users.list_api_keys(conn, user)
 
-    return json_response([_view(info) for info in await run_in_threadpool(query)])
+    keys = await run_in_threadpool(query)
+    return json_response([_view(info) for info in keys if _may_see(principal, info)])
 
 
 @router.post(
@@ -131,8 +133,9 @@ async def create_key(
 @router.delete("/keys/{key_id}", summary="Revoke an API key", responses=returns(KeyView))
 @raises("not_found")
 async def revoke_key(key_id: str, authenticator: AuthenticatorDep, principal: Reader) -> Response:
-    """Your own keys (admins: anyone's). Revoking a revoked key changes nothing. The key stops
-    working at once in this worker, within seconds in the others."""
+    """Your own keys (admins: anyone's; a bound key: of its account only). Revoking a revoked
+    key changes nothing. The key stops working at once in this worker, within seconds in the
+    others."""
 
     def revoke() -> users.ApiKeyInfo:
         with authenticator.db.begin() as conn:
@@ -148,5 +151,12 @@ async def revoke_key(key_id: str, authenticator: AuthenticatorDep, principal: Re
     return json_response(_view(info))
 
 
+def _may_see(principal: Principal, key: users.ApiKeyInfo) -> bool:
+    """A caller bound to an account stays inside it: other keys are as if they did not
+    exist."""
+    return principal.account is None or key.account == principal.account
+
+
 def _may_manage(principal: Principal, key: users.ApiKeyInfo) -> bool:
-    return Scope.ADMIN in principal.scopes or key.username == principal.username
+    owner_or_admin = Scope.ADMIN in principal.scopes or key.username == principal.username
+    return owner_or_admin and _may_see(principal, key)

@@ -52,7 +52,7 @@ async def quotes(
     symbols: Annotated[str, Query(description="Comma-separated, e.g. 600519.SH,00700.HK")],
     account: AccountParam = None,
 ) -> Response:
-    wanted = [parse_symbol(s) for s in symbols.split(",") if s.strip()]
+    wanted = [parse_symbol(s) for s in symbols.split(",") if s]
     if not wanted or len(wanted) > MAX_SYMBOLS:
         raise ValidationFailed(f"give 1 to {MAX_SYMBOLS} symbols", {"field": "symbols"})
     chosen = _account(request, principal, account)
