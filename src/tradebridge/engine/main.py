@@ -32,6 +32,7 @@ from tradebridge.store import queries
 from tradebridge.store.database import create_db_engine
 from tradebridge.store.failures import DATABASE_ERRORS, DatabaseUnavailable
 from tradebridge.store.migrate import upgrade
+from tradebridge.strategies.host import StrategyHost
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
         for a in settings.accounts
     }
     server = RpcServer(settings.engine.rpc_address, heartbeat_ms=heartbeat_ms, curve=curve)
+    strategies = StrategyHost(settings, db)
     pruning: asyncio.Task[None] | None = None
     try:
         try:
@@ -109,8 +111,9 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
             if not journal_failed:
                 raise
         if not journal_failed:  # recovery could not write: stop at once (below)
-            EngineService(accounts).register(server)
+            EngineService(accounts, strategies).register(server)
             await server.start()
+            await strategies.start()
             if settings.engine.event_retention_days:
                 pruning = asyncio.create_task(
                     prune_events_periodically(
@@ -137,6 +140,7 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning
+        await strategies.close()
         await server.close(drain_s=DRAIN_S)
         for account in accounts.values():
             await account.close()
