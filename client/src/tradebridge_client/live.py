@@ -309,8 +309,11 @@ class LiveRunner:
                     self._busy = True
                     try:
                         self._handle(event)
+                        self._checkpoint()
                     finally:
                         self._busy = False
+                    if self._stopping.is_set():
+                        break  # a signal came while it handled the event
             except Stopped:
                 pass
             finally:
@@ -373,17 +376,24 @@ class LiveRunner:
             ctx.update_position(data)
         else:
             ctx.update_balance(data)
-        if self.state is not None:
-            self.state.state.last_seq = event.seq
-            self.state.save()
 
     def _deliver_bar(self, bar: Bar, *, keep: bool = True) -> None:
         if self.state is not None:
             self.state.state.pending_bar = bar
-            self.state.save()
+            self._checkpoint(force=True)
         self.callbacks.bar(bar, keep=keep)
         if self.state is not None:
             self.state.state.pending_bar = None
+            self._checkpoint(force=True)
+
+    def _checkpoint(self, *, force: bool = False) -> None:
+        """Write down the `seq` of the last account event handled (the stream's: events
+        are handled in its order), when it changed or `force`."""
+        if self.state is None or self._stream is None:
+            return
+        seq = self._stream.last_seq
+        if seq != self.state.state.last_seq or force:
+            self.state.state.last_seq = seq
             self.state.save()
 
     @contextlib.contextmanager
