@@ -148,10 +148,12 @@ class AccountSummary(Struct, frozen=True, kw_only=True):
 
 
 class Capabilities(Struct, frozen=True, kw_only=True):
+    """What the account's broker supports: orders beyond these are refused `not_supported`."""
+
+    markets: list[str] = msgspec.field(default_factory=list)
+    """`cn_stock`, `hk_stock`, `us_stock`, `cn_futures`."""
     market_orders: bool = True
-    modify: bool = False
     short_selling: bool = False
-    futures_offsets: bool = False
     quote_streaming: bool = False
     bars: bool = False
     time_in_force: list[TimeInForce] = msgspec.field(default_factory=list)

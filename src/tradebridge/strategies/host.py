@@ -233,7 +233,9 @@ class StrategyHost:
         environment = {**os.environ, "TRADEBRIDGE_API_KEY": key}
         environment.pop("TRADEBRIDGE_PROFILE", None)
         log_file = self.directory / f"{settings.name}.log"
-        hosted.process = await asyncio.to_thread(_start_child, argv, environment, log_file)
+        # On the loop's own thread, not a worker's: the kernel's "parent died" signal follows
+        # the thread that started the child (fork and exec take a few milliseconds).
+        hosted.process = _start_child(argv, environment, log_file)
         hosted.state, hosted.restart_at = "running", None
         hosted.started_at = datetime.now(UTC)
         hosted.started_monotonic = time.monotonic()
