@@ -184,7 +184,7 @@ def backtest(
     if as_json:
         _print_json(data)
         return
-    table = Table("", "", title=f"backtest of {data['strategy']}")
+    table = Table(show_header=False, title=f"backtest of {data['strategy']}")
     rows = [
         ("period", f"{data['from']} to {data['to']}"),
         ("bars", f"{data['bars']:,} ({data['interval']})"),
