@@ -3,8 +3,10 @@ at GET /api/v1/strategies and started or stopped there by admins, through the cl
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 from tests.client.conftest import admin_client
 from tests.client.test_client_strategy_live import end_bar
-from tests.conftest import Server, start_server, write_config
+from tests.conftest import Server, start_server, tradebridge_command, write_config
 from tests.e2e.crash_support import kill_child, wait_replaced
 
 from tradebridge_client import Client, Forbidden, NotFound, StrategyInfo
@@ -136,15 +138,38 @@ def test_the_children_end_with_the_engine_and_come_back_with_it(hosting: Server)
         assert back.state == "running"
 
 
-def test_only_admins_start_or_stop_them(hosting: Server) -> None:
+def test_only_admins_start_or_stop_them_also_from_the_command_line(hosting: Server) -> None:
     with admin_client(hosting) as admin:
         reader = admin.create_key(["read", "trade"]).key
+        boss = admin.create_key(["read", "trade", "admin"]).key
     with Client(hosting.base_url, api_key=reader) as client:
         assert {s.name for s in client.strategies()} == {"hosted-eb", "idle"}
         with pytest.raises(Forbidden):
             client.stop_strategy("hosted-eb")
         with pytest.raises(Forbidden):
             client.start_strategy("idle")
+
+    def command(*args: str, key: str = boss) -> subprocess.CompletedProcess[str]:
+        where = ["--url", hosting.base_url, "--api-key", key]
+        return subprocess.run(
+            tradebridge_command("strategy", *args, *where),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    listed = json.loads(command("list", "--json").stdout)
+    assert {s["name"]: s["account"] for s in listed} == {"hosted-eb": "paper", "idle": "paper"}
+    table = command("list").stdout
+    assert "hosted-eb" in table
+    assert "idle" in table
+    refused = command("start", "idle", key=reader)
+    assert refused.returncode == 1
+    assert "forbidden" in refused.stderr
+    started = command("start", "idle")
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.startswith("idle: running (pid ")
+    assert command("stop", "idle").stdout.strip() == "idle: stopped"
 
 
 def test_a_server_without_hosted_strategies_lists_none(client_server: Server) -> None:
