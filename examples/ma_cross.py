@@ -44,6 +44,10 @@ class MaCross(Strategy):
         pending = {order.side for order in ctx.open_orders(bar.symbol)}
         if before <= 0 < now and position is None and Side.BUY not in pending:
             ctx.buy(bar.symbol, LOT)
-        elif now < 0 and position is not None and position.available_qty > 0:
-            if Side.SELL not in pending:
-                ctx.sell(bar.symbol, position.available_qty)
+        elif (
+            now < 0
+            and position is not None
+            and position.available_qty > 0
+            and Side.SELL not in pending
+        ):
+            ctx.sell(bar.symbol, position.available_qty)

@@ -91,11 +91,25 @@ def serve(
 ) -> None:
     """Start one engine and one web process on this machine and keep them running."""
     from tradebridge.bootstrap import announce_admin_password
+    from tradebridge.rpc.link import private_addresses, serve_addresses
     from tradebridge.supervisor import Child, Supervisor, child_command
 
     settings = _settings(config, data_dir, host, port)
-    _check_engine_link(settings, engine=True, web=True)
+    # Loopback ports for the children where the private ipc:// sockets cannot be used; the
+    # keys are made here, before the children start, so that they find them both.
+    link = serve_addresses(settings)
+    engine_settings = settings.engine.model_copy(update=link)
+    _check_engine_link(
+        settings.model_copy(update={"engine": engine_settings}), engine=True, web=True
+    )
+    _check_listen_address(settings)
     configure_logging("serve", settings.log_level)
+    if link:
+        log.info(
+            "engine link on loopback ports: %s (%s)",
+            ", ".join(link.values()),
+            private_addresses(settings.data_dir),
+        )
     try:
         prepared: Prepared | None = _prepare(settings)
     except DatabaseUnavailable as exc:
@@ -104,10 +118,11 @@ def serve(
         prepared = None
     common = _passthrough(config, data_dir)
     web_args = [*common, "--host", settings.server.host, "--port", str(settings.server.port)]
+    env = os.environ | {f"TRADEBRIDGE_{name.upper()}": address for name, address in link.items()}
     supervisor = Supervisor(
         [
-            Child("engine", child_command("engine", common)),
-            Child("web", child_command("web", web_args)),
+            Child("engine", child_command("engine", common), env),
+            Child("web", child_command("web", web_args), env),
         ]
     )
 
@@ -128,7 +143,8 @@ def serve(
 def engine(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Run the engine process alone: accounts, OMS, journal, broker adapters.
 
-    Exit status: 0 after SIGTERM/SIGINT, 69 if the database cannot be opened, 74 if the
+    Exit status: 0 after SIGTERM/SIGINT, 2 if the configuration cannot be used (an engine
+    address that cannot be bound included), 69 if the database cannot be opened, 74 if the
     order journal could not be written (restart it: it recovers from the database).
     """
     import zmq.asyncio
@@ -145,6 +161,8 @@ def engine(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
         status = asyncio.run(run_engine(settings))
     except DatabaseUnavailable as exc:
         _exit_database_unavailable(exc)
+    except ConfigError as exc:  # an address that cannot be bound
+        _fail(str(exc), ExitStatus.USAGE)
     # Answers still queued on the closed RPC socket go out before the process ends.
     zmq.asyncio.Context.instance().destroy(linger=0)
     raise typer.Exit(status)
@@ -165,10 +183,13 @@ def web(
     """
     import uvicorn
 
+    from tradebridge.api.server_protocol import GuardedHttpProtocol, GuardedWebSocketProtocol
+    from tradebridge.api.stream.messages import MAX_CLIENT_MESSAGE
     from tradebridge.bootstrap import announce_admin_password
 
     settings = _settings(config, data_dir, host, port, workers)
     _check_engine_link(settings, web=True)
+    _check_listen_address(settings)
     configure_logging("web", settings.log_level)
     # Schema and first-run set-up here, once, rather than racing in every worker.
     try:
@@ -190,7 +211,13 @@ def web(
         port=settings.server.port,
         workers=settings.server.workers,
         loop="auto",
-        http="httptools",
+        http=GuardedHttpProtocol,
+        ws=GuardedWebSocketProtocol,
+        # A larger client message is refused (closed 1009) before it is buffered.
+        ws_max_size=MAX_CLIENT_MESSAGE,
+        # Forwarded headers are read by the app, from `trusted_proxies` only (uvicorn's own
+        # middleware would believe any process on this host, or $FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
         access_log=False,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
@@ -248,7 +275,7 @@ def _users_db(config: Path | None, data_dir: Path | None) -> Iterator["Engine"]:
 
 
 def _fail(message: str, status: int = 2) -> NoReturn:
-    console.print(f"error: {message}", markup=False, highlight=False)
+    console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(status)
 
 
@@ -473,17 +500,34 @@ def db_upgrade(config: ConfigOption = None, data_dir: DataDirOption = None) -> N
 
 
 def _check_engine_link(settings: Settings, *, engine: bool = False, web: bool = False) -> None:
-    """Exit with status 2 unless the engine link's keys this process needs can be used."""
-    from tradebridge.rpc.link import engine_curve, web_curve
+    """Exit with status 2 unless the engine link's addresses and keys this process needs can
+    be used (the data dir's keys are made here if they are the ones to use and missing)."""
+    from tradebridge.rpc.link import engine_end, web_end
 
     try:
         if engine:
-            engine_curve(settings.engine)
+            engine_end(settings)
         if web:
-            web_curve(settings.engine)
-    except ConfigError as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(ExitStatus.USAGE) from None
+            web_end(settings)
+    except (ConfigError, OSError) as exc:
+        _fail(str(exc), ExitStatus.USAGE)
+
+
+def _check_listen_address(settings: Settings) -> None:
+    """Exit with status 2, in one line, if the web's address cannot be listened on (rather
+    than let the server fail later with a traceback, and be restarted for nothing)."""
+    import socket
+
+    host, port = settings.server.host, settings.server.port
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            if sys.platform != "win32":  # as uvicorn binds it; on Windows it would share
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        _fail(f"server.host/server.port: cannot listen on {host}:{port}: {exc.strerror}", 2)
 
 
 @app.command("rpc-keys")

@@ -5,7 +5,9 @@ stops them in order (web first, so no request meets a missing engine). On Linux 
 also asks the kernel for SIGTERM should the supervisor itself die.
 
 A child that exits is started again after a delay that doubles from 0.5 s up to 15 s while it
-keeps failing, and the log says why it stopped (its exit status, see `exits.ExitStatus`).
+keeps failing, and the log says why it stopped (its exit status, see `exits.ExitStatus`). A
+child that exits with the status of a configuration error (2: e.g. an address it cannot bind)
+would only fail the same way again: then everything stops, with that status.
 """
 
 import logging
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tradebridge.exits import describe_exit
+from tradebridge.exits import ExitStatus, describe_exit
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child
 class Child:
     role: str
     argv: list[str]
+    env: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     backoff_s: float = BACKOFF_START_S
@@ -47,7 +50,7 @@ class Child:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            self.argv, start_new_session=True, preexec_fn=die_with_parent
+            self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent
         )
         self.started_at = time.monotonic()
         self.restart_at = None
@@ -69,6 +72,7 @@ class Supervisor:
     def __init__(self, children: list[Child]) -> None:
         self.children = children
         self._stopping = False
+        self._status = ExitStatus.OK
 
     def request_stop(self, *_: object) -> None:
         self._stopping = True
@@ -86,7 +90,7 @@ class Supervisor:
         log.info("stopping")
         for child in reversed(self.children):
             child.stop()
-        return 0
+        return self._status
 
     def _watch(self) -> None:
         now = time.monotonic()
@@ -99,6 +103,15 @@ class Supervisor:
             code = child.process.poll()
             if code is None:
                 continue
+            if code == ExitStatus.USAGE:
+                log.error(
+                    "%s %s; stopping: fix the configuration, then start again",
+                    child.role,
+                    describe_exit(code),
+                )
+                self._status = ExitStatus.USAGE
+                self._stopping = True
+                return
             if now - child.started_at >= HEALTHY_AFTER_S:
                 child.backoff_s = BACKOFF_START_S
             log.error(

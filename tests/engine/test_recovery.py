@@ -15,6 +15,7 @@ from tradebridge.brokers.base import (
     BrokerOrder,
     BrokerSink,
     Capabilities,
+    Fill,
     OrderUpdate,
     VenueStatus,
 )
@@ -22,7 +23,7 @@ from tradebridge.brokers.paper.broker import PaperBroker
 from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.config import PaperAccount
 from tradebridge.domain.enums import ConnectionState, Offset, OrderStatus, OrderType, Side
-from tradebridge.domain.models import AccountSummary, Balance, Contract, Position, Quote, Trade
+from tradebridge.domain.models import AccountSummary, Balance, Contract, Position, Quote
 from tradebridge.domain.orders import Order, OrderRequest
 from tradebridge.engine.protocol import ListOrders, ListTrades
 from tradebridge.store.schema import orders
@@ -33,8 +34,9 @@ MANUAL = PaperAccount(id="paper", paper=PaperSettings(market="manual"))
 START_CASH = Decimal(1_000_000)
 
 
-class Crash(Exception):
-    """Stands for the engine process dying at the point where it is raised."""
+class Crash(BaseException):
+    """Stands for the engine process dying where it is raised (a BaseException, so the
+    engine's handling of adapter failures does not catch it)."""
 
 
 def paper(account: Harness) -> PaperBroker:
@@ -264,7 +266,7 @@ class Venue:
     """A broker's server: it outlives the engine processes that talk to it."""
 
     orders: dict[str, BrokerOrder] = field(default_factory=dict)
-    trades: list[Trade] = field(default_factory=list)
+    trades: list[Fill] = field(default_factory=list)
     received: list[str] = field(default_factory=list)
 
     def fill(self, order_id: str, qty: int) -> None:
@@ -277,13 +279,10 @@ class Venue:
             filled_qty=filled,
         )
         self.trades.append(
-            Trade(
-                id=f"T{len(self.trades) + 1}",
+            Fill(
+                trade_id=f"T{len(self.trades) + 1}",
                 order_id=order_id,
-                client_order_id=order_id,
-                account="paper",
-                symbol=CONTRACT.symbol,
-                side=Side.BUY,
+                broker_order_id=known.broker_order_id,
                 qty=qty,
                 price=Decimal("42.00"),
                 fee=Decimal("5.00"),
@@ -347,7 +346,7 @@ class RemoteBroker(Broker):
     async def query_orders(self) -> list[BrokerOrder]:
         return list(self.venue.orders.values())
 
-    async def query_trades(self) -> list[Trade]:
+    async def query_trades(self) -> list[Fill]:
         return list(self.venue.trades)
 
     async def query_positions(self) -> list[Position]:
@@ -368,8 +367,8 @@ class RemoteBroker(Broker):
             balances=[Balance(currency="CNY", cash=cash, available=cash, frozen=Decimal(0))],
         )
 
-    async def contracts(self) -> list[Contract]:
-        return [CONTRACT]
+    async def contract(self, symbol: str) -> Contract | None:
+        return CONTRACT if symbol == CONTRACT.symbol else None
 
     async def quotes(self, symbols: list[str]) -> list[Quote]:
         return [

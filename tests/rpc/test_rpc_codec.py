@@ -13,12 +13,13 @@ from .support import Order
 
 
 def test_messages_are_compact_tagged_arrays() -> None:
-    wire = codec.encode_request(7, "orders.place", Order("AAPL", 1, 2.5))
+    wire = codec.encode_request(7, "orders.place", Order("AAPL", 1, 2.5), 1700000000.25)
     assert msgspec.msgpack.decode(wire) == [
         "req",
         7,
         "orders.place",
         {"symbol": "AAPL", "qty": 1, "price": 2.5},
+        1700000000.25,
     ]
     assert msgspec.msgpack.decode(codec.encode_response(7, None)) == ["res", 7, None]
     assert msgspec.msgpack.decode(codec.encode_error(7, "timeout", "slow", {"a": 1})) == [
@@ -26,22 +27,31 @@ def test_messages_are_compact_tagged_arrays() -> None:
         7,
         ["timeout", "slow", {"a": 1}],
     ]
-    assert msgspec.msgpack.decode(codec.PING) == ["ping"]
-    assert msgspec.msgpack.decode(codec.PONG) == ["pong"]
+    assert msgspec.msgpack.decode(codec.encode(codec.Ping(12.5))) == ["ping", 12.5]
+    assert msgspec.msgpack.decode(codec.encode(codec.Pong(12.5, 1700000000.5))) == [
+        "pong",
+        12.5,
+        1700000000.5,
+    ]
 
 
 def test_round_trip_keeps_the_body_raw_until_asked() -> None:
-    request = codec.decode_message(codec.encode_request(1, "m", Order("X", 2, 3.0)))
+    request = codec.decode_message(codec.encode_request(1, "m", Order("X", 2, 3.0), 5.0))
     assert isinstance(request, codec.Request)
-    assert (request.id, request.method) == (1, "m")
+    assert (request.id, request.method, request.deadline) == (1, "m", 5.0)
     assert msgspec.msgpack.decode(request.params, type=Order) == Order("X", 2, 3.0)
 
     response = codec.decode_message(codec.encode_response(2, [1, 2]))
     assert isinstance(response, codec.Response)
     assert msgspec.msgpack.decode(response.result, type=list[int]) == [1, 2]
 
-    assert isinstance(codec.decode_message(codec.PING), codec.Ping)
-    assert isinstance(codec.decode_message(codec.PONG), codec.Pong)
+    assert codec.decode_message(codec.encode(codec.Ping(3.0))) == codec.Ping(3.0)
+    assert codec.decode_message(codec.encode(codec.Pong(3.0, 4.0))) == codec.Pong(3.0, 4.0)
+    # A request or heartbeat without the timing fields (an older peer) still reads.
+    assert codec.decode_message(msgspec.msgpack.encode(["ping"])) == codec.Ping()
+    old = codec.decode_message(msgspec.msgpack.encode(["req", 1, "m", None]))
+    assert isinstance(old, codec.Request)
+    assert old.deadline == float("inf")
 
 
 @pytest.mark.parametrize(

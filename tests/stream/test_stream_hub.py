@@ -348,7 +348,7 @@ async def test_a_client_that_does_not_read_gets_the_latest_quote_per_symbol(
                 pre_close=None,
                 time=datetime.now(UTC),
             )
-            source.queue.put_nowait((quote_topic(symbol), _encode(quote)))
+            source.queue.put_nowait((quote_topic("paper", symbol), _encode(quote)))
     await eventually(lambda: source.queue.empty())
     await asyncio.sleep(0.05)
     sink.gate.set()  # reading again

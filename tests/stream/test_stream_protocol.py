@@ -236,7 +236,7 @@ async def test_quotes_arrive_when_the_market_moves_then_stop_after_unsubscribe(
             )
             assert quote["data"]["symbol"] == "000001.SZ"
             assert "seq" not in quote
-            assert "account" not in quote
+            assert quote["account"] == "paper"  # quotes are per account: each broker has its own
         reply = await client.request(op="unsubscribe", channels=["quotes:000001.SZ"])
         assert reply["data"]["channels"] == []
         await api.post("/api/v1/paper/paper/quotes", json={"symbol": "000001.SZ", "last": "11.2"})

@@ -151,12 +151,13 @@ class Capabilities(Struct, frozen=True, kw_only=True):
     """What the account's broker supports: orders beyond these are refused `not_supported`."""
 
     markets: list[str] = msgspec.field(default_factory=list)
-    """`cn_stock`, `hk_stock`, `us_stock`, `cn_futures`."""
+    """The markets the account trades (`cn_stock`, `hk_stock`, `us_stock`, `cn_futures`)."""
     market_orders: bool = True
     short_selling: bool = False
     quote_streaming: bool = False
     bars: bool = False
     time_in_force: list[TimeInForce] = msgspec.field(default_factory=list)
+    restores_from_journal: bool = False
 
 
 class AccountInfo(Struct, frozen=True, kw_only=True):
@@ -164,6 +165,8 @@ class AccountInfo(Struct, frozen=True, kw_only=True):
     broker: str
     base_currency: str
     connected: bool
+    connection_message: str = ""
+    """The broker's last connection news: why it is down, or what it connected to."""
     trading_state: TradingState
     capabilities: Capabilities
 

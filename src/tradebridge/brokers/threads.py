@@ -50,40 +50,42 @@ class LoopSink(BrokerSink):
         self._target = target
         self._loop = loop
 
-    def _post(self, method: Callable[..., None], *args: object) -> None:
+    def post(self, method: Callable[..., None], *args: object) -> None:
+        """Run `method(*args)` on the loop (also for the adapter's own callbacks, such as
+        `Reconnector.lost`)."""
         try:
             self._loop.call_soon_threadsafe(method, *args)
         except RuntimeError:  # the loop is closed
             log.warning("broker report %s after the engine loop closed: dropped", method.__name__)
 
     def on_order_update(self, update: OrderUpdate) -> None:
-        self._post(self._target.on_order_update, update)
+        self.post(self._target.on_order_update, update)
 
     def on_fill(self, fill: Fill) -> None:
-        self._post(self._target.on_fill, fill)
+        self.post(self._target.on_fill, fill)
 
     def on_fee(self, trade_id: str, fee: Decimal) -> None:
-        self._post(self._target.on_fee, trade_id, fee)
+        self.post(self._target.on_fee, trade_id, fee)
 
     def on_cancel_refused(
         self, order_id: str | None, broker_order_id: str | None, reason: str
     ) -> None:
-        self._post(self._target.on_cancel_refused, order_id, broker_order_id, reason)
+        self.post(self._target.on_cancel_refused, order_id, broker_order_id, reason)
 
     def on_position(self, position: Position) -> None:
-        self._post(self._target.on_position, position)
+        self.post(self._target.on_position, position)
 
     def on_account(self, summary: AccountSummary) -> None:
-        self._post(self._target.on_account, summary)
+        self.post(self._target.on_account, summary)
 
     def on_quote(self, quote: Quote) -> None:
-        self._post(self._target.on_quote, quote)
+        self.post(self._target.on_quote, quote)
 
     def on_connection(self, state: ConnectionState, message: str) -> None:
-        self._post(self._target.on_connection, state, message)
+        self.post(self._target.on_connection, state, message)
 
     def on_state(self, key: str, value: str) -> None:
-        self._post(self._target.on_state, key, value)
+        self.post(self._target.on_state, key, value)
 
 
 def _on_loop_thread(method: Callable[P, None]) -> Callable[P, None]:

@@ -71,6 +71,8 @@ class RejectReason(StrEnum):
     TRADING_HALTED = "trading_halted"
     UNKNOWN_SYMBOL = "unknown_symbol"
     NOT_SUPPORTED = "not_supported"
+    BROKER_REFUSED = "broker_refused"
+    """The broker refused it; the message is the broker's."""
 
 
 class TradingState(StrEnum):

@@ -7,6 +7,7 @@ import signal
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import zmq
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -27,7 +28,7 @@ from tradebridge.engine.service import EngineService
 from tradebridge.exits import ExitStatus
 from tradebridge.ids import IdGenerator
 from tradebridge.rpc import EventPublisher, RpcServer
-from tradebridge.rpc.link import engine_curve
+from tradebridge.rpc.link import EngineEnd, bind_error, engine_end, lock_ipc_address
 from tradebridge.store import queries
 from tradebridge.store.database import create_db_engine
 from tradebridge.store.failures import DATABASE_ERRORS, DatabaseUnavailable
@@ -51,19 +52,55 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
     """Run until `stop` is set, SIGTERM/SIGINT arrives or the journal fails; then shut down
     in order and return the process's exit status.
 
-    Raises `ConfigError` if the engine link's CURVE keys are needed but cannot be used, and
-    `DatabaseUnavailable` if the database cannot be used at start. Shutdown: calls in
-    progress finish and are answered (new ones are refused), the brokers close, whatever
-    they and the calls staged is committed, and only then do the sockets close.
+    Raises `ConfigError` if the engine link's addresses or keys cannot be used (a
+    `LinkBindError` if an address cannot be bound), and `DatabaseUnavailable` if the database
+    cannot be used at start. Both sockets are bound first, so that an address taken by
+    another process stops the engine before it touches anything. Shutdown: calls in progress
+    finish and are answered (new ones are refused), the brokers close, whatever they and the
+    calls staged is committed, and only then do the sockets close.
     """
-    curve = engine_curve(settings.engine)  # before anything: a config error stops it all
+    end = engine_end(settings)  # before anything: a config error stops it all
     stop = stop or _stop_on_signals()
-    db = _open_database(settings)
     heartbeat_ms = settings.engine.heartbeat_ms
-    publisher = EventPublisher(
-        settings.engine.events_address, heartbeat_ms=heartbeat_ms, curve=curve
+    publisher = EventPublisher(end.events_address, heartbeat_ms=heartbeat_ms, curve=end.curve)
+    server = RpcServer(end.rpc_address, heartbeat_ms=heartbeat_ms, curve=end.curve)
+    async with contextlib.AsyncExitStack() as link:
+        await _bind_link(link, end, publisher, server)
+        db = _open_database(settings)
+        link.callback(db.dispose)
+        status = await _serve(settings, stop, db, publisher, server, end)
+    return status
+
+
+async def _bind_link(
+    link: contextlib.AsyncExitStack, end: EngineEnd, publisher: EventPublisher, server: RpcServer
+) -> None:
+    """Lock and bind the event and RPC addresses; `link` closes and unlocks them at exit."""
+    binds = (
+        ("engine.events_address", end.events_address, publisher.start, publisher.close),
+        ("engine.rpc_address", end.rpc_address, server.bind, server.close),
     )
-    await publisher.start()
+    for setting, address, bind, close in binds:
+        lock = lock_ipc_address(setting, address)
+        if lock is not None:
+            link.callback(lock.release)
+        try:
+            await bind()
+        except zmq.ZMQError as exc:
+            raise bind_error(setting, address, exc) from None
+        link.push_async_callback(close)
+
+
+async def _serve(
+    settings: Settings,
+    stop: asyncio.Event,
+    db: Engine,
+    publisher: EventPublisher,
+    server: RpcServer,
+    end: EngineEnd,
+) -> ExitStatus:
+    """Start the accounts, serve until `stop`, and shut down in order (but for the sockets
+    and the database, which `run_engine` closes last)."""
 
     def publish_events(events: list[StagedEvent]) -> None:
         for event in events:
@@ -101,7 +138,6 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
         )
         for a in settings.accounts
     }
-    server = RpcServer(settings.engine.rpc_address, heartbeat_ms=heartbeat_ms, curve=curve)
     strategies = StrategyHost(settings, db)
     pruning: asyncio.Task[None] | None = None
     try:
@@ -123,8 +159,8 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
                 )
             log.info(
                 "engine ready: rpc %s, events %s, accounts %s",
-                settings.engine.rpc_address,
-                settings.engine.events_address,
+                end.rpc_address,
+                end.events_address,
                 ", ".join(accounts),
             )
         await stop.wait()
@@ -147,8 +183,6 @@ async def run_engine(settings: Settings, stop: asyncio.Event | None = None) -> E
         with contextlib.suppress(EngineUnavailable):  # logged by the journal; status 74
             await journal.drain()
         journal.close()
-        await publisher.close()
-        db.dispose()
     return ExitStatus.JOURNAL_FAILED if journal_failed else ExitStatus.OK
 
 

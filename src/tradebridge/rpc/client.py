@@ -8,33 +8,49 @@ Calls
     ZeroMQ cannot take the message at once (no live connection, queue full) the call fails with
     ``EngineUnavailable`` on the spot.
 
-Timeouts
-    Each call has a deadline (``timeout_ms`` of the constructor, or per call). When it passes,
-    the caller gets ``Timeout`` and the pending entry is dropped; an answer that turns up later
-    finds no entry and is ignored (debug log). Nothing else is affected: the client keeps
-    serving other and later calls as usual. (vnpy's RPC client wedges for good after its first
-    timeout; this one must not.)
+What a failure means: never sent, or outcome unknown
+    A call that was never handed to a live connection (the link is down, the send was refused)
+    fails with ``EngineUnavailable``: the engine never saw it, so nothing was done and it is
+    safe to send again. A call that was sent and got no answer (its timeout passed, the link was
+    lost while it was pending, the client closed) fails with ``Timeout``: the engine may have
+    carried it out (e.g. placed the order and then stopped before answering), so the caller
+    must look before doing it again (an order: by its ``client_order_id``).
+
+Deadlines and timeouts
+    Each call has a timeout (``timeout_ms`` of the constructor, or per call), sent with the
+    request as its deadline in the engine's clock. When it passes, the caller gets ``Timeout``
+    and the pending entry is dropped; an answer that turns up later finds no entry and is
+    ignored (debug log). The engine does not start a request whose deadline has passed, so a
+    request that waited out its timeout in a paused or stuck engine is never carried out
+    after its caller was answered. Nothing else is affected: the client keeps serving other
+    and later calls as usual. (vnpy's RPC client wedges for good after its first timeout;
+    this one must not.) The engine's clock is learnt from the heartbeats (each pong carries
+    it; the offset is taken from the quickest round trips), so the two hosts' clocks need not
+    agree.
 
 Heartbeat and failure policy
     The client pings every heartbeat interval; the server answers pong straight from its
     reader. ``connected`` is False until the first pong. The link is declared down when
     nothing at all has come from the server for about three intervals (a dead host, a stuck
-    engine loop), or at once when the TCP connection to the engine closes (the engine exited
+    engine loop), or at once when the connection to the engine closes (the engine exited
     or closed its socket; a ZeroMQ socket monitor reports it). Then every pending call fails
-    at once with ``EngineUnavailable`` (callers do not sit out their full timeout), new calls
-    fail immediately with ``EngineUnavailable`` until a pong is seen again, and the DEALER
-    socket is closed (linger 0) and replaced by a fresh one connected to the same address,
-    which keeps pinging. A fresh socket means a fresh identity and empty queues, so a restarted
-    engine (new process or new ``RpcServer`` on the same address) is picked up cleanly without
-    any action from the owner of the client, and no stale request can reach it. The DEALER has
-    ZMQ_IMMEDIATE set, so nothing is queued while there is no live connection.
+    at once with ``Timeout`` (callers do not sit out their full timeout; the outcome is
+    unknown), new calls fail immediately with ``EngineUnavailable`` until a pong is seen
+    again, and the DEALER socket is closed (linger 0) and replaced by a fresh one connected to
+    the same address, which keeps pinging. A fresh socket means a fresh identity and empty
+    queues, so a restarted engine (new process or new ``RpcServer`` on the same address) is
+    picked up cleanly without any action from the owner of the client, and no stale request
+    can reach it. The DEALER has ZMQ_IMMEDIATE set, so nothing is queued while there is no
+    live connection.
 
 Security
     Given ``curve`` keys (:class:`~tradebridge.rpc.curve.CurveClient`), the DEALER is a CURVE
     client: the link is encrypted and the engine checks the web's key. An engine that refuses
     the handshake (an unknown key, a wrong engine public key, CURVE on one side only) never
-    answers, so the link stays down and calls fail with ``EngineUnavailable``; the cause is
-    logged once.
+    answers, so the link stays down and calls fail with ``EngineUnavailable`` naming the cause,
+    which is logged once. That is also how the web knows the engine it reached is its own:
+    the handshake succeeds only with the engine that holds the secret key of the public key the
+    web was given (its instance's), so a web never talks to another instance's engine.
 
 An ``RpcClient`` belongs to the event loop that started it (one per uvicorn worker).
 """
@@ -67,8 +83,14 @@ R = TypeVar("R")
 SILENT_INTERVALS = 3
 #: While the link is down, ping at least this often so a returning engine is seen quickly.
 _DOWN_PING_S = 0.05
+#: A heartbeat round trip this quick (or at most twice the quickest) updates the clock offset.
+_QUICK_ROUND_TRIP_S = 0.005
 
 _UNAVAILABLE = "engine unavailable"
+_UNKNOWN_OUTCOME = (
+    "it may have been carried out: look it up (an order by its client_order_id) "
+    "before sending it again"
+)
 
 
 class RpcClient:
@@ -98,6 +120,12 @@ class RpcClient:
         self._connected = False
         self._up = asyncio.Event()
         self._last_heard = 0.0
+        self._down_reason = "not connected yet"
+        self._refused: str | None = None
+        # The engine's wall clock minus this process's monotonic clock; until a pong says
+        # otherwise, the two processes are taken to share a host clock.
+        self._clock_offset = time.time() - time.monotonic()
+        self._offset_round_trip = float("inf")
 
     @property
     def connected(self) -> bool:
@@ -147,23 +175,32 @@ class RpcClient:
     ) -> R:
         """Call ``method`` and decode its result into ``result_type``.
 
-        Raises ``EngineUnavailable`` if the link is not up or goes down while waiting,
-        ``Timeout`` if no answer comes in time, or the ``TradebridgeError`` the handler raised.
+        Raises ``EngineUnavailable`` if the call could not be sent (the link is not up): the
+        engine never saw it. Raises ``Timeout`` if it was sent but no answer came, in time or
+        at all (the link went down while waiting): it may have been carried out. Otherwise the
+        ``TradebridgeError`` the handler raised.
         """
         link = self._link
         if not self._connected or link is None:
-            raise EngineUnavailable(_UNAVAILABLE)
-        request_id = next(self._ids)
-        if not link.send(codec.encode_request(request_id, method, params)):
-            raise EngineUnavailable(_UNAVAILABLE)
-
+            raise self._unavailable()
         loop = asyncio.get_running_loop()
+        timeout_s = self._timeout_s if timeout_ms is None else timeout_ms / 1000
+        deadline = loop.time() + self._clock_offset + timeout_s  # in the engine's clock
+        request_id = next(self._ids)
+        if not link.send(codec.encode_request(request_id, method, params, deadline)):
+            raise self._unavailable()
+
         future: asyncio.Future[msgspec.Raw] = loop.create_future()
         self._pending[request_id] = future
-        timeout_s = self._timeout_s if timeout_ms is None else timeout_ms / 1000
         timer = loop.call_later(timeout_s, _expire, future, method, timeout_s)
         try:
             raw = await future
+        except _LinkLost as lost:
+            raise Timeout(
+                f"the link to the engine was lost while '{method}' was under way "
+                f"({lost.reason}); {_UNKNOWN_OUTCOME}",
+                {"method": str(method), "reason": lost.reason},
+            ) from None
         finally:
             timer.cancel()
             del self._pending[request_id]
@@ -181,18 +218,42 @@ class RpcClient:
 
     # -- link lifecycle ----------------------------------------------------------------------
 
+    def _unavailable(self) -> EngineUnavailable:
+        """The error of a call that could not be sent, naming why the link is not up."""
+        if self._refused is not None:
+            return EngineUnavailable(
+                f"the engine at {self._address} refused this web's link: {self._refused}. "
+                "It is not this instance's engine, or its CURVE keys are not the ones this "
+                "web was given",
+                {"reason": "handshake_failed", "address": self._address, "cause": self._refused},
+            )
+        return EngineUnavailable(
+            _UNAVAILABLE, {"reason": self._down_reason, "address": self._address}
+        )
+
     def _new_link(self) -> _Link:
         return _Link(
-            self._context, self._address, self._curve, self._on_frames, self._on_disconnected
+            self._context,
+            self._address,
+            self._curve,
+            self._on_frames,
+            self._on_disconnected,
+            self._on_refused,
         )
 
     def _set_down(self, reason: str) -> None:
-        """Mark the link down and fail every pending call with ``EngineUnavailable``."""
+        """Mark the link down; every pending call fails with ``Timeout`` (it was sent, so it
+        may have been carried out)."""
         self._connected = False
+        self._down_reason = reason
         self._up.clear()
         for future in self._pending.values():  # the callers remove their own entries
             if not future.done():
-                future.set_exception(EngineUnavailable(_UNAVAILABLE, {"reason": reason}))
+                future.set_exception(_LinkLost(reason))
+
+    def _on_refused(self, link: _Link, cause: str) -> None:
+        if link is self._link:
+            self._refused = cause
 
     def _replace_link(self, reason: str) -> None:
         log.warning(
@@ -228,7 +289,8 @@ class RpcClient:
             if self._connected and time.monotonic() - self._last_heard > silent_s:
                 self._replace_link(f"nothing heard for {silent_s:.1f}s")
             if self._link is not None:
-                self._link.send(codec.PING)  # not queued while there is no live connection
+                # Not queued while there is no live connection.
+                self._link.send(codec.encode(codec.Ping(time.monotonic())))
             await asyncio.sleep(
                 self._heartbeat_s if self._connected else min(self._heartbeat_s, _DOWN_PING_S)
             )
@@ -259,12 +321,31 @@ class RpcClient:
             elif not future.done():
                 future.set_exception(codec.error_from_wire(message.error))
         elif isinstance(message, codec.Pong):
+            self._learn_clock(message)
             if not self._connected:
                 self._connected = True
+                self._refused = None
                 self._up.set()
                 log.info("RPC link to %s up", self._address)
         else:
             log.warning("RPC client dropped a %s message", type(message).__name__)
+
+    def _learn_clock(self, pong: codec.Pong) -> None:
+        """Update the engine's clock offset from a quick enough heartbeat round trip (its error
+        is at most half the round trip)."""
+        received = time.monotonic()
+        round_trip = received - pong.sent
+        if pong.now and 0 <= round_trip <= max(2 * self._offset_round_trip, _QUICK_ROUND_TRIP_S):
+            self._clock_offset = pong.now - (pong.sent + received) / 2
+            self._offset_round_trip = round_trip
+
+
+class _LinkLost(Exception):
+    """Set on the pending calls when the link goes down; ``call`` makes it a ``Timeout``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class _Link:
@@ -280,9 +361,11 @@ class _Link:
         curve: CurveClient | None,
         on_frames: Callable[[list[bytes]], None],
         on_disconnected: Callable[[_Link], None],
+        on_refused: Callable[[_Link, str], None],
     ) -> None:
         self._address = address
         self._on_disconnected = on_disconnected
+        self._on_refused = on_refused
         self._refusal_logged = False
         # IMMEDIATE: queue nothing unless a connection is up, so a send fails (zmq.Again) at
         # once when the engine is not there, instead of piling up for a later connection.
@@ -334,12 +417,16 @@ class _Link:
     def _on_monitor_event(self, event: int, value: int) -> None:
         if event == zmq.EVENT_DISCONNECTED:
             self._on_disconnected(self)
-        elif not self._refusal_logged:  # a wrong server key fails again at every retry
+            return
+        cause = describe_handshake_failure(event, value)
+        self._on_refused(self, cause)
+        if not self._refusal_logged:  # a wrong server key fails again at every retry
             self._refusal_logged = True
             log.error(
-                "RPC link to %s cannot be set up: %s",
+                "RPC link to %s cannot be set up: %s. The engine there is not this instance's "
+                "engine, or its CURVE keys are not the ones this web was given",
                 self._address,
-                describe_handshake_failure(event, value),
+                cause,
             )
 
 
@@ -347,7 +434,8 @@ def _expire(future: asyncio.Future[msgspec.Raw], method: str, timeout_s: float) 
     if not future.done():
         future.set_exception(
             Timeout(
-                f"no answer from the engine to '{method}' within {timeout_s * 1000:.0f} ms",
+                f"no answer from the engine to '{method}' within {timeout_s * 1000:.0f} ms; "
+                f"{_UNKNOWN_OUTCOME}",
                 {"method": str(method), "timeout_ms": round(timeout_s * 1000)},
             )
         )

@@ -21,13 +21,21 @@ Errors
     :class:`~tradebridge.domain.errors.TradebridgeError`, and is rebuilt into the same class on
     the client with :func:`~tradebridge.domain.errors.error_from_code`. Never a traceback.
 
+Deadlines
+    Every request carries the moment after which its caller no longer waits for it, in seconds
+    of the engine's wall clock (``time.time()`` there). The server never starts a request whose
+    deadline has passed: its caller has been answered already (see ``server.py``).
+
 Heartbeats
-    ``Ping`` (client -> server) and ``Pong`` (server -> client) carry nothing; they exist so that
-    each side can tell a silent peer from a dead one (see ``client.py`` for the policy).
+    ``Ping`` (client -> server) carries the client's monotonic clock reading when it was sent;
+    ``Pong`` (server -> client) echoes it and adds the server's wall clock. They let each side
+    tell a silent peer from a dead one (see ``client.py`` for the policy), and let the client
+    translate its clock into the engine's for deadlines, whatever the two hosts' clocks say.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -36,8 +44,6 @@ import msgspec
 from tradebridge.domain.errors import InternalError, TradebridgeError, error_from_code
 
 __all__ = [
-    "PING",
-    "PONG",
     "ErrorInfo",
     "ErrorResponse",
     "Message",
@@ -58,11 +64,13 @@ __all__ = [
 
 
 class Request(msgspec.Struct, tag="req", array_like=True, gc=False):
-    """A call: ``id`` is chosen by the client and unique among its calls in flight."""
+    """A call: ``id`` is chosen by the client and unique among its calls in flight;
+    ``deadline`` is in seconds of the engine's wall clock (infinite: none)."""
 
     id: int
     method: str
     params: msgspec.Raw
+    deadline: float = math.inf
 
 
 class Response(msgspec.Struct, tag="res", array_like=True, gc=False):
@@ -86,11 +94,15 @@ class ErrorResponse(msgspec.Struct, tag="err", array_like=True):
 
 
 class Ping(msgspec.Struct, tag="ping", array_like=True, gc=False):
-    pass
+    sent: float = 0.0
+    """The client's ``time.monotonic()`` when it sent the ping."""
 
 
 class Pong(msgspec.Struct, tag="pong", array_like=True, gc=False):
-    pass
+    sent: float = 0.0
+    """``Ping.sent`` of the ping answered."""
+    now: float = 0.0
+    """The server's ``time.time()`` when it answered."""
 
 
 Message = Request | Response | ErrorResponse | Ping | Pong
@@ -107,10 +119,6 @@ _encoder = msgspec.msgpack.Encoder()
 _message_decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
 _probe_decoder = msgspec.msgpack.Decoder(_RequestProbe)
 
-#: Heartbeats never change, so they are encoded once.
-PING: bytes = _encoder.encode(Ping())
-PONG: bytes = _encoder.encode(Pong())
-
 #: Encode any msgspec-encodable value to msgpack bytes.
 encode = _encoder.encode
 
@@ -119,8 +127,11 @@ encode = _encoder.encode
 decode_message = _message_decoder.decode
 
 
-def encode_request(request_id: int, method: str, params: object) -> bytes:
-    return _encoder.encode(Request(request_id, method, msgspec.Raw(_encoder.encode(params))))
+def encode_request(
+    request_id: int, method: str, params: object, deadline: float = math.inf
+) -> bytes:
+    raw = msgspec.Raw(_encoder.encode(params))
+    return _encoder.encode(Request(request_id, method, raw, deadline))
 
 
 def encode_response(request_id: int, result: object) -> bytes:

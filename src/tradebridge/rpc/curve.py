@@ -132,6 +132,17 @@ class GeneratedKeys:
     authorized_dir: Path
     """The engine's list of admitted clients, holding a copy of ``web_public``."""
 
+    @classmethod
+    def in_directory(cls, directory: Path) -> GeneratedKeys:
+        """The file names :func:`create_key_pairs` uses in ``directory``."""
+        return cls(
+            engine_public=directory / "engine.key",
+            engine_secret=directory / "engine.key_secret",
+            web_public=directory / "web.key",
+            web_secret=directory / "web.key_secret",
+            authorized_dir=directory / "authorized",
+        )
+
 
 def create_key_pairs(directory: Path) -> GeneratedKeys:
     """Write a new engine key pair, a new web key pair and an ``authorized`` directory that
@@ -141,13 +152,7 @@ def create_key_pairs(directory: Path) -> GeneratedKeys:
     others even for a moment. Raises ``FileExistsError`` rather than replace existing keys:
     every web process configured with the old ones would be locked out.
     """
-    keys = GeneratedKeys(
-        engine_public=directory / "engine.key",
-        engine_secret=directory / "engine.key_secret",
-        web_public=directory / "web.key",
-        web_secret=directory / "web.key_secret",
-        authorized_dir=directory / "authorized",
-    )
+    keys = GeneratedKeys.in_directory(directory)
     authorized_web = keys.authorized_dir / keys.web_public.name
     for path in (keys.engine_public, keys.engine_secret, keys.web_public, keys.web_secret):
         if path.exists():

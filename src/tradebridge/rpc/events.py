@@ -9,7 +9,10 @@ Heartbeat
     The publisher sends an empty payload on the reserved topic ``"\\x00hb"`` every heartbeat
     interval (topics starting with ``"\\x00"`` are reserved). Every subscriber always subscribes
     to it, and never returns it from ``receive()``; it only feeds ``alive``, which is true while
-    a message or heartbeat was seen within about three intervals. SUB sockets reconnect and
+    a message or heartbeat was seen within about three intervals, and turns false at once when
+    the connection to the publisher closes (the engine exited or was killed; a socket monitor
+    reports it, and ``disconnects`` counts it, so an owner that looks now and then does not
+    miss a loss the publisher's restart has already made good). SUB sockets reconnect and
     resubscribe by themselves, so a restarted publisher on the same address is picked up and
     ``alive`` turns true again without any action.
 
@@ -188,13 +191,20 @@ class EventSubscriber:
         # None is the "closed" marker that wakes every waiting receive().
         self._queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
         self._last_heard = float("-inf")
+        self._disconnects = 0
         self._dropped = 0
         self._closed = False
 
     @property
     def alive(self) -> bool:
-        """A message or heartbeat from the publisher was seen within ~3 heartbeat intervals."""
+        """A message or heartbeat from the publisher was seen within ~3 heartbeat intervals,
+        and the connection has not closed since."""
         return time.monotonic() - self._last_heard < self._silent_s
+
+    @property
+    def disconnects(self) -> int:
+        """How many times the connection to the publisher has closed."""
+        return self._disconnects
 
     async def start(self) -> None:
         """Connect, subscribe, and start reading in the background."""
@@ -209,7 +219,11 @@ class EventSubscriber:
             for topic in {HEARTBEAT_TOPIC, *self._topics}:
                 sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
             monitor = SocketMonitor(
-                self._context, sock, HANDSHAKE_FAILURES, self._on_refused, f"{name} monitor"
+                self._context,
+                sock,
+                HANDSHAKE_FAILURES | zmq.EVENT_DISCONNECTED,
+                self._on_monitor_event,
+                f"{name} monitor",
             )
             sock.connect(self._address)
         except BaseException:
@@ -250,11 +264,16 @@ class EventSubscriber:
             self._queue.get_nowait()
         self._queue.put_nowait(None)
 
-    def _on_refused(self, event: int, value: int) -> None:
+    def _on_monitor_event(self, event: int, value: int) -> None:
+        if event == zmq.EVENT_DISCONNECTED:
+            self._disconnects += 1
+            self._last_heard = float("-inf")
+            return
         if not self._refusal_logged:  # a wrong server key fails again at every retry
             self._refusal_logged = True
             log.error(
-                "event subscriber on %s cannot connect: %s",
+                "event subscriber on %s cannot connect: %s. The engine there is not this "
+                "instance's engine, or its CURVE keys are not the ones this web was given",
                 self._address,
                 describe_handshake_failure(event, value),
             )

@@ -15,6 +15,14 @@ Heartbeat
     forgets identities silent for about three intervals (a sweep once per interval);
     ``connected_clients`` exposes the count for health reporting.
 
+Deadlines
+    A request whose deadline (``codec.Request.deadline``, the engine's wall clock) has passed
+    when its handler would start is not run: its caller has been answered already (``timeout``,
+    or the link was declared lost), so carrying it out now would do something nobody waits
+    for, e.g. place an order its sender believes failed. It is answered ``timeout`` (which the
+    client ignores, having given up) and counted in the log. A handler that has started runs to
+    its end.
+
 Failure policy
     Nothing a peer sends can stop the reader. A frame that cannot be read (wrong number of
     frames, empty, not msgpack, msgpack of the wrong shape, a kind the server does not take) is
@@ -89,9 +97,11 @@ class RpcServer:
         if heartbeat_ms <= 0:
             raise ValueError("heartbeat_ms must be positive")
         self._address = address
+        self._name = f"RPC server {address}"
         self._heartbeat_s = heartbeat_ms / 1000
         self._context = resolve_context(context)
         self._curve = curve
+        self._late = _LateCalls()
         self._methods: dict[str, _Method] = {}
         self._sock: zmq.Socket[bytes] | None = None
         self._curve_attachment: ServerAttachment | None = None
@@ -119,18 +129,17 @@ class RpcServer:
         """How many client sockets were heard from within the last ~3 heartbeat intervals."""
         return len(self._last_seen)
 
-    async def start(self) -> None:
-        """Bind the ROUTER socket and start serving."""
+    async def bind(self) -> None:
+        """Bind the ROUTER socket without serving yet: clients may connect, and what they send
+        waits until :meth:`start`. Raises ``zmq.ZMQError`` if the address cannot be bound."""
         if self._sock is not None:
-            raise RuntimeError("RpcServer already started")
-        name = f"RPC server {self._address}"
+            raise RuntimeError("RpcServer already bound")
         sock = open_socket(self._context, zmq.ROUTER, {zmq.MAXMSGSIZE: MAX_MESSAGE_BYTES})
         attachment = None
         try:
             if self._curve is not None:
-                attachment = self._curve.attach(self._context, sock, name)
+                attachment = self._curve.attach(self._context, sock, self._name)
             sock.bind(self._address)
-            self._reader = SocketReader(sock, self._on_frames, name)
         except BaseException:
             sock.close(linger=0)
             if attachment is not None:
@@ -138,6 +147,15 @@ class RpcServer:
             raise
         self._sock = sock
         self._curve_attachment = attachment
+
+    async def start(self) -> None:
+        """Bind the ROUTER socket (unless :meth:`bind` did) and start serving."""
+        if self._reader is not None or self._sweeper is not None:
+            raise RuntimeError("RpcServer already started")
+        if self._sock is None:
+            await self.bind()
+        assert self._sock is not None
+        self._reader = SocketReader(self._sock, self._on_frames, self._name)
         self._sweeper = asyncio.create_task(
             self._sweep_loop(), name=f"rpc-server-sweep {self._address}"
         )
@@ -200,7 +218,7 @@ class RpcServer:
         if isinstance(message, codec.Request):
             self._on_request(identity, message)
         elif isinstance(message, codec.Ping):
-            self._send(identity, codec.PONG)
+            self._send(identity, codec.encode(codec.Pong(message.sent, time.time())))
         else:
             log.warning(
                 "RPC server dropped a %s message from %s; it only takes requests and pings",
@@ -239,13 +257,24 @@ class RpcServer:
             details = {"field": field} if field else {}
             self._send_error(identity, request.id, "validation_error", str(exc), details)
             return
-        task = asyncio.create_task(self._run(identity, request.id, method, params))
+        task = asyncio.create_task(
+            self._run(identity, request.id, method, params, request.deadline)
+        )
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
     # -- handler tasks -----------------------------------------------------------------------
 
-    async def _run(self, identity: bytes, request_id: int, method: _Method, params: object) -> None:
+    async def _run(
+        self, identity: bytes, request_id: int, method: _Method, params: object, deadline: float
+    ) -> None:
+        late_s = time.time() - deadline
+        if late_s > 0:
+            self._late.note(method.name, late_s)
+            message = f"the engine received '{method.name}' after its deadline; not carried out"
+            details = {"method": method.name, "late_ms": round(late_s * 1000)}
+            self._send_error(identity, request_id, "timeout", message, details)
+            return
         try:
             result = await method.handler(params)
         except TradebridgeError as exc:
@@ -312,8 +341,40 @@ class RpcServer:
         silent_s = SILENT_INTERVALS * self._heartbeat_s
         while True:
             await asyncio.sleep(self._heartbeat_s)
+            self._late.report()
             cutoff = time.monotonic() - silent_s
             stale = [identity for identity, seen in self._last_seen.items() if seen < cutoff]
             for identity in stale:
                 del self._last_seen[identity]
                 log.info("RPC client %s silent for %.1fs; forgotten", identity.hex(), silent_s)
+
+
+class _LateCalls:
+    """Logs the calls not carried out because their deadline had passed: the first of a burst
+    (e.g. the calls that queued up while the engine was paused) with its details, the rest as
+    one count per heartbeat interval."""
+
+    def __init__(self) -> None:
+        self._unreported = 0
+        self._in_burst = False
+
+    def note(self, method: str, late_s: float) -> None:
+        if self._in_burst:
+            self._unreported += 1
+            return
+        self._in_burst = True
+        log.warning(
+            "RPC call to %r arrived %.1f s after its deadline (its caller had given up); "
+            "not carried out",
+            method,
+            late_s,
+        )
+
+    def report(self) -> None:
+        if self._unreported:
+            log.warning(
+                "RPC server did not carry out %d more calls that arrived after their deadline",
+                self._unreported,
+            )
+        self._unreported = 0
+        self._in_burst = False

@@ -3,58 +3,17 @@
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
+from tests.brokers.sinks import RecordingSink
 
-from tradebridge.brokers.base import Fill, OrderUpdate
 from tradebridge.brokers.paper.broker import PaperBroker
 from tradebridge.brokers.paper.config import PaperSettings
-from tradebridge.domain.enums import ConnectionState, Offset, OrderType, Side, TimeInForce
-from tradebridge.domain.models import AccountSummary, Position, Quote
+from tradebridge.domain.enums import Offset, OrderType, Side, TimeInForce
 from tradebridge.domain.orders import Order, OrderRequest, new_order
 from tradebridge.ids import IdGenerator
 
 NOW = datetime(2025, 1, 6, 2, 0, tzinfo=UTC)
-
-
-class RecordingSink:
-    """A `BrokerSink` that keeps every call, in order, as `(kind, payload)`."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.states: dict[str, str] = {}
-        """What the broker asked to keep (`on_state`), latest per key; not in `calls`."""
-
-    def on_order_update(self, update: OrderUpdate) -> None:
-        self.calls.append(("order", update))
-
-    def on_fill(self, fill: Fill) -> None:
-        self.calls.append(("fill", fill))
-
-    def on_position(self, position: Position) -> None:
-        self.calls.append(("position", position))
-
-    def on_account(self, summary: AccountSummary) -> None:
-        self.calls.append(("account", summary))
-
-    def on_quote(self, quote: Quote) -> None:
-        self.calls.append(("quote", quote))
-
-    def on_connection(self, state: ConnectionState, message: str) -> None:
-        self.calls.append(("connection", state))
-
-    def on_state(self, key: str, value: str) -> None:
-        self.states[key] = value
-
-    def kinds(self) -> list[str]:
-        return [kind for kind, _ in self.calls]
-
-    def of(self, kind: str) -> list[Any]:
-        return [payload for k, payload in self.calls if k == kind]
-
-    def clear(self) -> None:
-        self.calls.clear()
 
 
 CASH = {"CNY": Decimal(1_000_000), "HKD": Decimal(500_000), "USD": Decimal(100_000)}

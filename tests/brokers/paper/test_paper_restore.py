@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -75,7 +76,7 @@ class Account:
         for fill in fills:
             filled[fill.order_id] = filled.get(fill.order_id, 0) + fill.qty
         open_orders = [
-            order
+            msgspec.structs.replace(order, status=status[order.id])
             for order in self.orders.values()
             if not status[order.id].is_terminal and filled.get(order.id, 0) < order.qty
         ]

@@ -107,6 +107,8 @@ DAY_REFERENCE = "600519.SH"
 MAX_CLOCK_MOVE = timedelta(days=3653)
 """The furthest one `advance_clock(to=...)` goes: ten years (a clock near the year 9999 would
 overflow every date computed from it)."""
+LATEST_CLOCK = datetime(2200, 1, 1, tzinfo=UTC)
+"""The paper clock never passes this, however many moves add up."""
 MARKET_SAVE_INTERVAL_S = 5.0
 """How often the moving random-walk market is saved for a restart."""
 
@@ -530,10 +532,11 @@ class PaperBroker(Broker):
         """
         now = self._clock()
         if to is not None:
-            if to.tzinfo is not None and to - now > MAX_CLOCK_MOVE:
+            if to.tzinfo is not None and (to - now > MAX_CLOCK_MOVE or to >= LATEST_CLOCK):
                 raise ValidationFailed(
-                    f"the paper clock moves at most {MAX_CLOCK_MOVE.days} days at once; "
-                    f"{to.isoformat()} is further from the paper time {now.isoformat()}",
+                    f"the paper clock moves at most {MAX_CLOCK_MOVE.days} days at once and "
+                    f"stays before {LATEST_CLOCK.year}; {to.isoformat()} is further from the "
+                    f"paper time {now.isoformat()}",
                     {"field": "to", "value": to.isoformat(), "now": now.isoformat()},
                 )
             target = to
