@@ -412,9 +412,9 @@ class LiveRunner:
     def _checkpoint(self, *, force: bool = False) -> None:
         """Write down the `seq` of the last account event handled (the stream's: events
         are handled in its order), when it changed or `force`."""
-        if self.state is None or self._stream is None:
+        if self.state is None:
             return
-        seq = self._stream.last_seq
+        seq = self.state.state.last_seq if self._stream is None else self._stream.last_seq
         if seq != self.state.state.last_seq or force:
             self.state.state.last_seq = seq
             self.state.save()
