@@ -375,6 +375,28 @@ class MetricsSettings(Section):
     """A bearer token a scraper may send instead of an admin's token or API key."""
 
 
+class HostedStrategySettings(Section):
+    """A strategy the engine runs as a child process (`[[strategies]]`): `tradebridge
+    strategy run FILE` on `account`, restarted when it dies, listed at `GET
+    /api/v1/strategies` and started or stopped there by admins."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    """The strategy's name here, in the API and in its client_order_ids (it replaces the
+    one of the class)."""
+    file: Path
+    """The strategy's Python file (relative: to the directory the engine runs in)."""
+    account: AccountId
+    class_name: str | None = None
+    """The `Strategy` subclass to run, where the file defines several."""
+    user: str = "admin"
+    """Owner of the API key the strategy trades with (scopes read and trade, bound to
+    `account`); the engine creates it and keeps it in `<data_dir>/strategies/`."""
+    autostart: bool = True
+    """Start it with the engine (until stopped through the API, which is remembered)."""
+    url: str | None = None
+    """Where the strategy reaches the API; default: this config's `[server]`."""
+
+
 def _default_accounts() -> list[AccountSettings]:
     return [PaperAccount(id="paper")]
 
@@ -402,6 +424,7 @@ class Settings(BaseSettings):
     compat: CompatSettings = Field(default_factory=CompatSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    strategies: list[HostedStrategySettings] = Field(default_factory=list)
 
     @field_validator("accounts", mode="before")
     @classmethod
@@ -449,6 +472,25 @@ class Settings(BaseSettings):
                 {"account": vnpy.account},
             )
         return compat
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategies_on_known_accounts(
+        cls, strategies: list[HostedStrategySettings], info: ValidationInfo
+    ) -> list[HostedStrategySettings]:
+        accounts = {a.id for a in info.data.get("accounts", [])}
+        names: set[str] = set()
+        for strategy in strategies:
+            if strategy.name in names:
+                raise ValueError(f"strategy name {strategy.name!r} appears twice")
+            names.add(strategy.name)
+            if accounts and strategy.account not in accounts:
+                raise PydanticCustomError(
+                    "unknown_account",
+                    "strategies: {name} runs on account '{account}', which is not configured",
+                    {"name": strategy.name, "account": strategy.account},
+                )
+        return strategies
 
     @property
     def database_url(self) -> str:

@@ -148,6 +148,8 @@ class AccountSummary(Struct, frozen=True, kw_only=True):
 
 
 class Capabilities(Struct, frozen=True, kw_only=True):
+    """What the account's broker supports: orders beyond these are refused `not_supported`."""
+
     markets: list[str] = msgspec.field(default_factory=list)
     """The markets the account trades (`cn_stock`, `hk_stock`, `us_stock`, `cn_futures`)."""
     market_orders: bool = True
