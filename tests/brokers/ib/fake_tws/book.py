@@ -198,7 +198,8 @@ class Book:
             raise Rejected(434, "The order size cannot be zero")
         if order.order_type not in ("LMT", "MKT"):
             raise Rejected(
-                387, f"Unsupported order type for this exchange and security type: {order.order_type}"
+                387,
+                f"Unsupported order type for this exchange and security type: {order.order_type}",
             )
         if order.tif not in ("DAY", "GTC", "IOC", "FOK"):
             raise Rejected(201, f"Order rejected - reason:Invalid time in force {order.tif}")
@@ -207,7 +208,8 @@ class Book:
                 raise Rejected(201, "Order rejected - reason:The limit price must be positive")
             if not on_tick(listing, order.lmt_price):
                 raise Rejected(
-                    110, "The price does not conform to the minimum price variation for this contract."
+                    110,
+                    "The price does not conform to the minimum price variation for this contract.",
                 )
         if order.qty % listing.size_increment:
             raise Rejected(
@@ -216,8 +218,12 @@ class Book:
                 f"board lot {listing.size_increment} of {listing.symbol}.",
             )
         if order.action == "BUY":
-            price = order.lmt_price or self.quotes[order.con_id].ask or self.quotes[order.con_id].last
-            needed = (self._open_buys() + order.qty * price * RATES[listing.currency]).quantize(CENT)
+            price = (
+                order.lmt_price or self.quotes[order.con_id].ask or self.quotes[order.con_id].last
+            )
+            needed = (self._open_buys() + order.qty * price * RATES[listing.currency]).quantize(
+                CENT
+            )
             available = self.available_funds()
             if needed > available:
                 raise Rejected(
@@ -266,10 +272,9 @@ class Book:
         quote = self.quotes[order.con_id]
         buying = order.action == "BUY"
         touch, shown = (quote.ask, quote.ask_size) if buying else (quote.bid, quote.bid_size)
-        crosses = touch > 0 and (
-            order.order_type == "MKT"
-            or (order.lmt_price is not None and (touch <= order.lmt_price if buying else touch >= order.lmt_price))
-        )  # fmt: skip
+        limit = order.lmt_price
+        within = limit is not None and (touch <= limit if buying else touch >= limit)
+        crosses = touch > 0 and (order.order_type == "MKT" or within)
         if not crosses or shown <= 0:
             if order.tif in ("IOC", "FOK"):
                 self.cancel(order, "Cancelled: not marketable (IOC/FOK)")
@@ -380,7 +385,9 @@ class Book:
             "CashBalance": lambda c: self.cash.get(c, Decimal(0)),
             "TotalCashBalance": lambda c: self.cash.get(c, Decimal(0)),
             "StockMarketValue": self.stock_value,
-            "NetLiquidationByCurrency": lambda c: self.cash.get(c, Decimal(0)) + self.stock_value(c),
+            "NetLiquidationByCurrency": lambda c: (
+                self.cash.get(c, Decimal(0)) + self.stock_value(c)
+            ),
             "UnrealizedPnL": self.unrealized,
             "RealizedPnL": self.realized,
         }

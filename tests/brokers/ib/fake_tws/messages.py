@@ -54,9 +54,7 @@ def contract_details(sv: int, req_id: int, listing: Listing, requested_exchange:
     hours = (
         f"{today}:0400-{today}:2000" if listing.currency == "USD" else f"{today}:0930-{today}:1600"
     )
-    liquid = (
-        f"{today}:0930-{today}:1600" if listing.currency == "USD" else f"{today}:0930-{today}:1600"
-    )
+    liquid = f"{today}:0930-{today}:1600"
     exchange = requested_exchange or listing.exchange
     fields: Fields = [10]
     if sv < 164:
@@ -123,8 +121,35 @@ def open_order(sv: int, order: FakeOrder, order_id: int) -> Fields:
     if sv < 177:
         fields.append("")  # faProfile
     fields += [
-        "", "", "", "", "", 0, "", -1, 0, "", "", "", "", "", 0, False, False, False, "", 0,
-        False, False, "", 0, 0, "", "", "", "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        0,
+        "",
+        -1,
+        0,
+        "",
+        "",
+        "",
+        "",
+        "",
+        0,
+        False,
+        False,
+        False,
+        "",
+        0,
+        False,
+        False,
+        "",
+        0,
+        0,
+        "",
+        "",
+        "",
+        "",
     ]  # modelCode ... deltaNeutralAuxPrice  fmt: skip
     fields += [False, "", "", "", "", "", ""]  # continuousUpdate ... comboLegsDescrip
     fields += [0, 0, 0]  # combo legs, order combo legs, smart combo routing params
@@ -166,8 +191,29 @@ def completed_order(sv: int, order: FakeOrder) -> Fields:
     if sv < 177:
         fields.append("")  # faProfile
     fields += [
-        "", "", "", "", "", 0, "", -1, "", "", "", "", "", 0, False, False, "", 0, 0, "", "",
-        "", "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        0,
+        "",
+        -1,
+        "",
+        "",
+        "",
+        "",
+        "",
+        0,
+        False,
+        False,
+        "",
+        0,
+        0,
+        "",
+        "",
+        "",
+        "",
     ]  # modelCode ... deltaNeutralAuxPrice  fmt: skip
     fields += [False, "", "", "", ""]  # continuousUpdate ... comboLegsDescrip
     fields += [0, 0, 0]

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tests.brokers.ib.fake_tws import messages as m
 from tests.brokers.ib.fake_tws.book import Book, Execution, FakeOrder, Rejected
@@ -66,6 +66,8 @@ class Settings:
     status_first: bool = False
     """Send orderStatus/openOrder before execDetails on a fill (both orders occur)."""
     master_client_id: int | None = None
+    silent: bool = False
+    """Take new orders without a word (no acknowledgement, no fills): TWS gone quiet."""
 
 
 class Session:
@@ -269,6 +271,9 @@ class Session:
             self.tws.save()
             self.error(request.order_id, refused.code, refused.message)
             return
+        if self.tws.settings.silent:
+            self.tws.save()
+            return
         self.tws.changed(order)
         self.tws.match_soon(order)
 
@@ -281,7 +286,9 @@ class Session:
         cursor.done()
         order = self.tws.book.order_of(self.client_id, order_id)
         if order is None:
-            self.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.")
+            self.error(
+                order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found."
+            )
         elif not order.is_open:
             self.error(
                 order_id,
@@ -350,7 +357,9 @@ class Session:
         book = self.tws.book
         for con_id, holding in book.holdings.items():
             if holding.qty:
-                self.send(m.position(book.account, BY_CON_ID[con_id], holding.qty, holding.avg_cost))
+                self.send(
+                    m.position(book.account, BY_CON_ID[con_id], holding.qty, holding.avg_cost)
+                )
         self.send(m.position_end())
 
     def cancel_positions(self, fields: list[str]) -> None:
@@ -416,7 +425,7 @@ class Session:
     def cancel_account_summary(self, fields: list[str]) -> None:
         return None
 
-    HANDLERS: dict[int, Callable[["Session", list[str]], None]] = {
+    HANDLERS: ClassVar[dict[int, Callable[["Session", list[str]], None]]] = {
         1: req_market_data,
         2: cancel_market_data,
         3: place_order,
@@ -559,7 +568,9 @@ class FakeTws:
             for req_id, streamed in session.streams.items():
                 if streamed == con_id:
                     session.send_ticks(req_id, listing)
-        self.match(sorted(p for p, o in self.book.orders.items() if o.con_id == con_id and o.is_open))
+        self.match(
+            sorted(p for p, o in self.book.orders.items() if o.con_id == con_id and o.is_open)
+        )
         if any(h for c, h in self.book.holdings.items() if c == con_id and h.qty):
             self.books_changed([con_id])
 
@@ -588,7 +599,9 @@ class FakeTws:
 
     # ------------------------------------------------------------------ control channel
 
-    async def serve_control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve_control(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         try:
             while line := await reader.readline():
                 try:
@@ -600,6 +613,8 @@ class FakeTws:
                     reply = {"ok": False, "error": repr(failed)}
                 writer.write((json.dumps(reply, default=str) + "\n").encode())
                 await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the test went away, or the fake stops
         finally:
             writer.close()
 
@@ -640,9 +655,7 @@ class FakeTws:
                 for c, h in book.holdings.items()
                 if h.qty
             },
-            "orders": [
-                {**asdict(o), "symbol": o.listing.symbol} for o in book.orders.values()
-            ],
+            "orders": [{**asdict(o), "symbol": o.listing.symbol} for o in book.orders.values()],
             "executions": [asdict(e) for e in book.executions],
             "clients": sorted(s.client_id for s in self.sessions if s.client_id is not None),
             "listening": self._listener is not None,
