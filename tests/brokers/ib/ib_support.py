@@ -69,7 +69,9 @@ def an_order(
         time_in_force=tif,
     )
     order_id = IDS.new_id()
-    return new_order(request, order_id=order_id, client_order_id=order_id, account="ib", now=datetime.now(UTC))
+    return new_order(
+        request, order_id=order_id, client_order_id=order_id, account="ib", now=datetime.now(UTC)
+    )
 
 
 async def until(condition: Callable[[], object], what: str, timeout_s: float = WAIT_S) -> None:

@@ -142,9 +142,7 @@ async def test_a_resting_limit_order_fills_in_two_parts_with_commissions(
         assert sink.of("fee") == [(e["exec_id"], Decimal(e["commission"])) for e in executions]
         kinds = sink.kinds()
         assert kinds.index("fill") < kinds.index("fee")
-        await until(
-            lambda: sink.of("order")[-1].status is OrderStatus.FILLED, "the filled status"
-        )
+        await until(lambda: sink.of("order")[-1].status is OrderStatus.FILLED, "the filled status")
         await until(lambda: sink.of("position"), "the position push")
         (position,) = await broker.query_positions()
         held = tws.state_now()["positions"]["AAPL"]
@@ -307,7 +305,11 @@ async def test_contracts_are_looked_up_on_demand(tws: FakeTwsProcess) -> None:
     try:
         apple = await broker.contract("AAPL.US")
         assert apple is not None
-        assert (apple.name, apple.currency, apple.tick_size) == ("APPLE INC", "USD", Decimal("0.01"))
+        assert (apple.name, apple.currency, apple.tick_size) == (
+            "APPLE INC",
+            "USD",
+            Decimal("0.01"),
+        )
         tencent = await broker.contract("00700.HK")
         assert tencent is not None
         assert (tencent.currency, tencent.lot_size) == ("HKD", 100)

@@ -218,16 +218,18 @@ class IbReports:
     # ------------------------------------------------------------------ orders
 
     def on_order(self, trade: Any) -> None:
-        self._report(trade)
+        """`openOrder`: for an order ib_async knew, it updates the order but not its status
+        (the `orderStatus` that TWS sends with it does): the acknowledgement waits for that."""
+        self._report(trade, acknowledges=False)
 
     def on_status(self, trade: Any) -> None:
         if self._quiet or trade.orderStatus.status == "ValidationError":
             return
         if trade.log and trade.log[-1].errorCode:
             return  # ib_async's reading of an error: handled in on_error
-        self._report(trade)
+        self._report(trade, acknowledges=True)
 
-    def _report(self, trade: Any) -> None:
+    def _report(self, trade: Any, *, acknowledges: bool) -> None:
         order = trade.order
         if self.account and order.account and order.account != self.account:
             return
@@ -242,8 +244,8 @@ class IbReports:
         if status is OrderStatus.REJECTED:
             reason = reason or f"TWS set order {order.orderId} inactive"
             self._acknowledge(trade, refusal=reason)
-        else:
-            self._acknowledge(trade)  # every report here is TWS's: it has the order
+        elif acknowledges:
+            self._acknowledge(trade)
         self._sink.on_order_update(
             OrderUpdate(
                 status=status,

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PING_S = 2.0
+SDK_LOG_LEVELS = {"ib_async": logging.WARNING, "ib_async.wrapper": logging.CRITICAL}
+"""ib_async logs every message it handles at INFO and every TWS error at ERROR (202, the
+confirmation of a cancel, included); `reports.py` logs TWS's errors with their meaning."""
 
 
 class TwsRefused(ConnectionError):
@@ -54,6 +57,9 @@ class IbSession:
         on_external: Callable[[str], None],
     ) -> None:
         import ib_async  # the SDK, loaded on the IB thread when the account starts
+
+        for name, level in SDK_LOG_LEVELS.items():
+            logging.getLogger(name).setLevel(level)
 
         self._sdk: Any = ib_async
         self._settings = settings

@@ -66,6 +66,8 @@ class Settings:
     status_first: bool = False
     """Send orderStatus/openOrder before execDetails on a fill (both orders occur)."""
     master_client_id: int | None = None
+    commission_delay_s: float = 0.0
+    """Send commission reports this long after their executions (TWS sends them apart)."""
     silent: bool = False
     """Take new orders without a word (no acknowledgement, no fills): TWS gone quiet."""
 
@@ -538,8 +540,18 @@ class FakeTws:
             else:
                 session.send(details)
                 session.send_order(order)
-            session.send(m.commission_report(execution))
+        if self.settings.commission_delay_s:
+            asyncio.get_running_loop().call_later(
+                self.settings.commission_delay_s, self.report_commission, order, execution
+            )
+        else:
+            self.report_commission(order, execution)
         self.books_changed([execution.con_id])
+
+    def report_commission(self, order: FakeOrder, execution: Execution) -> None:
+        for session in self.sessions:
+            if session.knows(order):
+                session.send(m.commission_report(execution))
 
     def books_changed(self, con_ids: list[int]) -> None:
         book = self.book
