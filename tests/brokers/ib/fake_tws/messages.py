@@ -266,8 +266,13 @@ def position_end() -> Fields:
     return [62, 1]
 
 
+def _money(value: object) -> object:
+    """Account values keep their cents, as TWS writes them (`100000.00`)."""
+    return format(value, "f") if isinstance(value, Decimal) else value
+
+
 def account_value(key: str, value: object, currency: str, account: str) -> Fields:
-    return [6, 2, key, value, currency, account]
+    return [6, 2, key, _money(value), currency, account]
 
 
 def portfolio_value(
@@ -298,7 +303,7 @@ def account_download_end(account: str) -> Fields:
 
 
 def account_update_multi(req_id: int, account: str, key: str, value: object, cur: str) -> Fields:
-    return [73, 1, req_id, account, "", key, value, cur]
+    return [73, 1, req_id, account, "", key, _money(value), cur]
 
 
 def account_update_multi_end(req_id: int) -> Fields:
@@ -306,7 +311,7 @@ def account_update_multi_end(req_id: int) -> Fields:
 
 
 def account_summary(req_id: int, account: str, tag: str, value: object, currency: str) -> Fields:
-    return [63, 1, req_id, account, tag, value, currency]
+    return [63, 1, req_id, account, tag, _money(value), currency]
 
 
 def account_summary_end(req_id: int) -> Fields:
