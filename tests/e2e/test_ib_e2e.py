@@ -42,8 +42,9 @@ def wait_status(server: Server, api: httpx.Client, order_id: str, status: str) -
     return order_of(api, order_id)
 
 
-def commissions(tws: FakeTwsProcess) -> dict[str, Decimal]:
-    return {e["exec_id"]: Decimal(e["commission"]) for e in tws.executions()}
+def commissions(tws: FakeTwsProcess, order_id: str) -> list[Decimal]:
+    """TWS's commissions of the executions of our order `order_id`, in order."""
+    return [Decimal(e["commission"]) for e in tws.executions() if e["order_ref"] == order_id]
 
 
 def assert_books_equal_the_fake(api: httpx.Client, tws: FakeTwsProcess) -> None:
@@ -72,9 +73,10 @@ def test_an_ib_account_through_rest_and_the_stream(tmp_path: Path) -> None:
         assert (account["broker"], account["connected"]) == ("ib", True)
         assert sorted(account["capabilities"]["markets"]) == ["hk_stock", "us_stock"]
         assert_books_equal_the_fake(api, tws)
-        stream = Subscriber(server, token, ["orders", "trades", "positions", "account"])
+        channels = ["orders", "trades", "positions", "account", "quotes:MSFT.US"]
+        stream = Subscriber(server, token, channels)
         try:
-            body = {"symbol": "AAPL.US", "side": "buy", "qty": 100, "limit_price": "229.00"}
+            body = {"symbol": "AAPL.US", "side": "buy", "qty": 400, "limit_price": "229.00"}
             placed = api.post(ORDERS, json=body | {"client_order_id": "ib-e2e-1"})
             assert placed.status_code == 201, placed.text
             order = placed.json()
@@ -83,12 +85,12 @@ def test_an_ib_account_through_rest_and_the_stream(tmp_path: Path) -> None:
             assert order["status"] == "new"
             assert order["broker_order_id"] == str(at_tws["perm_id"])
 
-            tws.quote("AAPL", ask="228.90", ask_size=60)
+            tws.quote("AAPL", ask="228.90", ask_size=240)  # commission 1.20
             first = wait_status(server, api, order["id"], "partially_filled")
-            assert first["filled_qty"] == 60
+            assert first["filled_qty"] == 240
             tws.quote("AAPL", ask="228.95", ask_size=500)
             filled = wait_status(server, api, order["id"], "filled")
-            assert filled["avg_fill_price"] == Decimal("228.92")  # 60 @ 228.90, 40 @ 228.95
+            assert filled["avg_fill_price"] == Decimal("228.92")  # 240 @ 228.90, 160 @ 228.95
             wait_for(
                 lambda: all(t["fee"] is not None for t in trades_of(api, order["id"])),
                 "the commissions",
@@ -96,10 +98,12 @@ def test_an_ib_account_through_rest_and_the_stream(tmp_path: Path) -> None:
             )
             trades = trades_of(api, order["id"])
             assert sorted((t["qty"], t["price"]) for t in trades) == [
-                (40, Decimal("228.95")),
-                (60, Decimal("228.90")),
+                (160, Decimal("228.95")),
+                (240, Decimal("228.90")),
             ]
-            assert sorted(Decimal(t["fee"]) for t in trades) == sorted(commissions(tws).values())
+            assert sorted(Decimal(t["fee"]) for t in trades) == sorted(
+                commissions(tws, order["id"])
+            )
             assert_books_equal_the_fake(api, tws)
 
             pushed = stream.wait(
@@ -112,6 +116,13 @@ def test_an_ib_account_through_rest_and_the_stream(tmp_path: Path) -> None:
             stream.wait(
                 lambda m: m["type"] == "position" and m["data"]["symbol"] == "AAPL.US", "a position"
             )
+
+            tws.quote("MSFT", bid="425.00", ask="425.02", last="425.01")
+            streamed = stream.wait(
+                lambda m: m["type"] == "quote" and m["data"]["last"] == Decimal("425.01"),
+                "a quote streamed from TWS",
+            )
+            assert streamed["data"]["symbol"] == "MSFT.US"
 
             resting = api.post(
                 ORDERS, json={"symbol": "00700.HK", "side": "buy", "qty": 100, "limit_price": "370"}
@@ -154,6 +165,7 @@ def test_tws_goes_away_and_comes_back_with_fills_done_meanwhile(tmp_path: Path) 
         tws.start(closed=True)  # TWS is back; the adapter cannot reach it yet
         tws.quote("AAPL", ask="224.50", ask_size=500)  # the order fills meanwhile
         (execution,) = tws.executions()
+        typed = tws.command("enter_order", symbol="SPY", action="BUY", qty=4, price="580")
         tws.command("listen", on=True)
         wait_for(lambda: connected(api), "the account to reconnect by itself", server)
         filled = wait_status(server, api, order["id"], "filled")
@@ -163,21 +175,38 @@ def test_tws_goes_away_and_comes_back_with_fills_done_meanwhile(tmp_path: Path) 
         wait_for(lambda: trades_of(api, order["id"])[0]["fee"] is not None, "its fee", server)
         assert Decimal(trades_of(api, order["id"])[0]["fee"]) == Decimal(execution["commission"])
 
+        external = external_orders(api)
+        assert [(o["symbol"], o["qty"], o["status"]) for o in external] == [("SPY.US", 4, "new")]
+        assert external[0]["broker_order_id"] == str(typed["perm_id"])
+
         tws.command("drop")  # and once more: nothing is booked twice
         wait_for(lambda: not connected(api), "the next loss", server)
         wait_for(lambda: connected(api), "the next reconnect", server)
         assert len(trades_of(api, order["id"])) == 1
-        assert len(api.get(ORDERS).json()) == 1
+        assert len(api.get(ORDERS).json()) == 2
+        assert len(external_orders(api)) == 1
         assert_books_equal_the_fake(api, tws)
+
+
+def external_orders(api: httpx.Client) -> list[dict[str, Any]]:
+    """Orders placed outside tradebridge (in TWS): no client_order_id."""
+    return [o for o in api.get(ORDERS).json() if o["client_order_id"] is None]
 
 
 def test_the_engine_killed_between_fills_reconciles_after_its_restart(tmp_path: Path) -> None:
     with ib_serve(tmp_path) as running:
         server, tws, api = running.server, running.tws, running.api
+        typed = tws.command("enter_order", symbol="SPY", action="BUY", qty=2, type="MKT")
+        wait_for(lambda: tws.executions(), "the order typed in TWS to fill", server)
+        tws.command("drop")  # the engine learns of it at its reconnection, and books it
+        wait_for(lambda: len(external_orders(api)) == 1, "the order typed in TWS", server)
+        (external,) = external_orders(api)
+        wait_status(server, api, external["id"], "filled")
+
         tws.command("configure", commission_delay_s=60.0)  # none arrives before the kill
-        body = {"symbol": "AAPL.US", "side": "buy", "qty": 100, "limit_price": "229.00"}
+        body = {"symbol": "AAPL.US", "side": "buy", "qty": 400, "limit_price": "229.00"}
         order = api.post(ORDERS, json=body | {"client_order_id": "kill-1"}).json()
-        tws.quote("AAPL", ask="228.90", ask_size=60)
+        tws.quote("AAPL", ask="228.90", ask_size=240)  # commission 1.20
         wait_status(server, api, order["id"], "partially_filled")
         (booked,) = trades_of(api, order["id"])
         assert booked["fee"] is None  # its commission is still on the way
@@ -187,7 +216,7 @@ def test_the_engine_killed_between_fills_reconciles_after_its_restart(tmp_path: 
         wait_replaced(server, "engine", {killed})
         wait_for(lambda: connected(api), "the restarted engine to connect", server)
         filled = wait_status(server, api, order["id"], "filled")
-        assert filled["filled_qty"] == 100
+        assert filled["filled_qty"] == 400
         wait_for(
             lambda: all(t["fee"] is not None for t in trades_of(api, order["id"])),
             "the commissions, from TWS's list of the day's executions",
@@ -195,6 +224,11 @@ def test_the_engine_killed_between_fills_reconciles_after_its_restart(tmp_path: 
         )
         trades = trades_of(api, order["id"])
         assert len(trades) == 2
-        assert {Decimal(t["fee"]) for t in trades} == set(commissions(tws).values())
-        assert [o["client_order_id"] for o in api.get(ORDERS).json()] == ["kill-1"]
+        assert sorted(Decimal(t["fee"]) for t in trades) == sorted(commissions(tws, order["id"]))
+        assert sorted(str(o["client_order_id"]) for o in api.get(ORDERS).json()) == [
+            "None",
+            "kill-1",
+        ]  # the completed order typed in TWS is not recorded again after the restart
+        assert external_orders(api)[0]["broker_order_id"] == str(typed["perm_id"])
+        assert len(trades_of(api, external["id"])) == 1
         assert_books_equal_the_fake(api, tws)
