@@ -132,6 +132,11 @@ def test_an_ib_account_through_rest_and_the_stream(tmp_path: Path) -> None:
             assert canceled.json()["status"] in ("pending_cancel", "canceled")
             wait_status(server, api, resting["id"], "canceled")
 
+            beyond = {"symbol": "AAPL.US", "side": "buy", "qty": 1000, "limit_price": "230.00"}
+            refused = api.post(ORDERS, json=beyond)  # beyond the cash: IB's to refuse
+            assert refused.status_code == 422, refused.text
+            assert "EQUITY WITH LOAN VALUE" in refused.json()["error"]["message"]
+
             short = {"symbol": "MSFT.US", "side": "sell", "qty": 10, "limit_price": "420.00"}
             refused = api.post(ORDERS, json=short)
             assert refused.status_code == 422, refused.text

@@ -82,8 +82,10 @@ async def test_ib_async_against_the_fake(
             await settled(lambda: resting.orderStatus.status == "Cancelled")
 
             completed = await ib.reqCompletedOrdersAsync(False)
-            assert [(t.order.orderRef, t.orderStatus.status, t.order.filledQuantity)
-                    for t in completed] == [("ref-1", "Filled", 100), ("ref-2", "Cancelled", 0)]  # fmt: skip
+            ended = [
+                (t.order.orderRef, t.orderStatus.status, t.order.filledQuantity) for t in completed
+            ]
+            assert ended == [("ref-1", "Filled", 100), ("ref-2", "Cancelled", 0)]
             fills = await ib.reqExecutionsAsync()
             assert [(f.execution.orderRef, f.execution.side) for f in fills] == [
                 ("ref-1", "BOT"),

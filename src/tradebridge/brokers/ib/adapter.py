@@ -63,7 +63,8 @@ class IbBroker(Broker):
     capabilities = Capabilities(
         markets=frozenset({Market.US_STOCK, Market.HK_STOCK}),
         market_orders=True,
-        short_selling=True,  # IB decides what the account may sell, and says why not
+        short_selling=True,  # IB decides what the account may sell and buy, and says why not
+        broker_checks_funds=True,
         quote_streaming=True,
         bars=False,
         time_in_force=frozenset(TimeInForce),

@@ -241,6 +241,9 @@ class IbReports:
             log.error("IB order %s not reported: %s", order.permId, unmapped)
             return
         reason = self._errors.get(order.orderId) if status.is_terminal else None
+        filled = books.whole(trade.orderStatus.filled, f"order {order.permId}")
+        if status is OrderStatus.REJECTED and filled:
+            status = OrderStatus.CANCELED  # inactive after fills: the rest will not fill
         if status is OrderStatus.REJECTED:
             reason = reason or f"TWS set order {order.orderId} inactive"
             self._acknowledge(trade, refusal=reason)
@@ -252,7 +255,7 @@ class IbReports:
                 order_id=reference,
                 broker_order_id=_perm(order.permId),
                 reason=reason,
-                filled_qty=books.whole(trade.orderStatus.filled, f"order {order.permId}"),
+                filled_qty=filled,
                 details=details,
             )
         )
