@@ -85,6 +85,7 @@ class IbBroker(Broker):
         """Perm id -> day announced, of orders placed outside tradebridge."""
         self._calendars = SdkExecutor(f"ib-{account_id}-calendar", timeout_s=10.0)
         self._market_hours = Sessions("exchange")
+        self._warming: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -95,6 +96,9 @@ class IbBroker(Broker):
 
     async def connect(self) -> None:
         self._loop.start()
+        warm_up = self._calendars.run(self._market_hours.warm_up)  # ~1 s, off every loop
+        self._warming = asyncio.get_running_loop().create_task(warm_up, name="ib calendars")
+        self._warming.add_done_callback(_log_failure)
         s = self._settings
         await self._reconnector.start(min(2 * s.connect_timeout_s + s.request_timeout_s, START_S))
 
@@ -136,6 +140,8 @@ class IbBroker(Broker):
             except Exception as failed:
                 log.warning("disconnecting from TWS failed: %s", failed)
         await self._loop.stop()
+        if self._warming is not None:
+            self._warming.cancel()
         self._calendars.close()
 
     async def ping(self) -> bool:
@@ -267,3 +273,8 @@ class IbBroker(Broker):
             VenueStatus(venue=venue.value, status=state.status, broker_status=state.broker_status)
             for venue, state in states
         ]
+
+
+def _log_failure(task: "asyncio.Task[None]") -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("loading the exchange calendars failed: %s", task.exception())
