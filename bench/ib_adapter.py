@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.brokers.ib.fake_support import FakeTwsProcess  # noqa: E402
-from tests.brokers.ib.ib_support import Sink, an_order, settings_for  # noqa: E402
+from tests.brokers.ib.fake_support import FakeTwsProcess
+from tests.brokers.ib.ib_support import Sink, an_order, settings_for
 
-from tradebridge.brokers.ib.adapter import IbBroker  # noqa: E402
-from tradebridge.brokers.threads import ThreadCheckedSink  # noqa: E402
+from tradebridge.brokers.ib.adapter import IbBroker
+from tradebridge.brokers.threads import ThreadCheckedSink
 
 
 async def floor(tws: FakeTwsProcess, orders: int) -> list[float]:
@@ -40,7 +40,7 @@ async def floor(tws: FakeTwsProcess, orders: int) -> list[float]:
             start = time.perf_counter()
             trade = ib.placeOrder(apple, LimitOrder("BUY", 1, 100.0, orderRef=f"floor-{n}"))
             while trade.orderStatus.status != "Submitted":
-                await asyncio.sleep(0)
+                await trade.statusEvent
             took.append(time.perf_counter() - start)
     finally:
         ib.disconnect()

@@ -166,7 +166,7 @@ def test_a_refusal_by_tws_is_422_with_its_reason(ht: httpx.Client) -> None:
     order_id = refused["error"]["details"]["order_id"]
     order = ok(ht.get("/order/state", params={"orderId": order_id}), "order")["order"]
     assert (order["isCompleted"], order["isFilled"]) == (True, False)
-    assert "SHORT SALES ARE NOT ALLOWED" in order["errorReason"]
+    assert order["errorReason"] == "broker_refused"
 
 
 def test_a_wrong_token_is_401(ib: IbServe) -> None:

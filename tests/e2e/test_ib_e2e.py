@@ -148,7 +148,7 @@ def test_an_ib_account_through_rest_and_the_stream(tmp_path: Path) -> None:
             assert "SHORT SALES ARE NOT ALLOWED" in error["message"]
             rejected = order_of(api, error["details"]["order_id"])
             assert rejected["status"] == "rejected"
-            assert "SHORT SALES ARE NOT ALLOWED" in rejected["reject_reason"]
+            assert rejected["reject_reason"] == "broker_refused"
         finally:
             stream.close()
 

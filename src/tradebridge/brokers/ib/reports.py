@@ -8,7 +8,8 @@ instead, by its code:
 - 202: the order is canceled;
 - 161, 10147, 10148: a cancel TWS refuses (the order works on);
 - an error on an order TWS has not acknowledged yet (other than the informational codes) is
-  its rejection, with TWS's message as the reason;
+  its rejection: the waiting `place_order` raises `OrderRejected` (`broker_refused`) with
+  TWS's message; one that comes later (after the wait) is a `rejected` report with it;
 - other errors on working orders are kept as the reason of a later end, and logged.
 Fills come as `Fill(fee=None)` from `execDetails`, their commission from `commissionReport`
 (`on_fee`). An order without our reference (entered in TWS, or by another API client)
@@ -202,14 +203,18 @@ class IbReports:
         finally:
             self._quiet = False
 
-    def _acknowledge(self, trade: Any, refusal: str | None = None) -> None:
+    def _acknowledge(self, trade: Any, refusal: str | None = None) -> bool:
+        """TWS has spoken of this session's order; True if a waiting `place` takes the
+        answer (a refusal then reaches the engine as the placement's `OrderRejected`)."""
         order = trade.order
         if order.clientId != self._ib.wrapper.clientId or order.orderId <= 0:
-            return
+            return False
         self._acknowledged.add(order.orderId)
         waiter = self._waiters.get(order.orderId)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(refusal)
+        if waiter is None or waiter.done():
+            return False
+        waiter.set_result(refusal)
+        return True
 
     def seen(self, trade: Any) -> None:
         """TWS listed the order (open orders): it has it."""
@@ -246,7 +251,8 @@ class IbReports:
             status = OrderStatus.CANCELED  # inactive after fills: the rest will not fill
         if status is OrderStatus.REJECTED:
             reason = reason or f"TWS set order {order.orderId} inactive"
-            self._acknowledge(trade, refusal=reason)
+            if self._acknowledge(trade, refusal=reason):
+                return
         elif acknowledges:
             self._acknowledge(trade)
         self._sink.on_order_update(
@@ -297,7 +303,8 @@ class IbReports:
             log.info("TWS about order %s: %s", order.orderId, text)
         elif order.orderId not in self._acknowledged:
             log.info("TWS refused order %s (%s): %s", order.orderId, reference, text)
-            self._acknowledge(trade, refusal=text)
+            if self._acknowledge(trade, refusal=text):
+                return
             self._sink.on_order_update(
                 OrderUpdate(
                     status=OrderStatus.REJECTED,
