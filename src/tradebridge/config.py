@@ -31,6 +31,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tradebridge.brokers.ib.config import IbSettings
 from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.domain.enums import TradingState
 from tradebridge.domain.money import plain_decimal_input
@@ -298,7 +299,12 @@ class PaperAccount(AccountBase):
     paper: PaperSettings = Field(default_factory=PaperSettings)
 
 
-BROKER_NAMES = ("paper",)
+class IbAccount(AccountBase):
+    broker: Literal["ib"] = "ib"
+    ib: IbSettings = Field(default_factory=IbSettings)
+
+
+BROKER_NAMES = ("paper", "ib")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -310,7 +316,7 @@ def _broker_of(value: Any) -> str:
 
 
 AccountSettings = Annotated[
-    Annotated[PaperAccount, Tag("paper")],
+    Annotated[PaperAccount, Tag("paper")] | Annotated[IbAccount, Tag("ib")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
