@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.brokers.vnpy.config import VnpySettings
 from tradebridge.domain.enums import TradingState
 from tradebridge.sections import Section
 
@@ -245,7 +246,12 @@ class PaperAccount(AccountBase):
     paper: PaperSettings = Field(default_factory=PaperSettings)
 
 
-BROKER_NAMES = ("paper",)
+class VnpyAccount(AccountBase):
+    broker: Literal["vnpy"] = "vnpy"
+    vnpy: VnpySettings
+
+
+BROKER_NAMES = ("paper", "vnpy")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -257,7 +263,7 @@ def _broker_of(value: Any) -> str:
 
 
 AccountSettings = Annotated[
-    Annotated[PaperAccount, Tag("paper")],
+    Annotated[PaperAccount, Tag("paper")] | Annotated[VnpyAccount, Tag("vnpy")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
@@ -381,6 +387,38 @@ class Settings(BaseSettings):
             if instance is not None:
                 instances.add(instance)
         return accounts
+
+    @field_validator("accounts")
+    @classmethod
+    def _vnpy_gateways(
+        cls, accounts: list[AccountSettings], info: ValidationInfo
+    ) -> list[AccountSettings]:
+        """Each vnpy account's gateway name (unique: vnpy's ids and flow folders carry it) and
+        trader dir (one per engine: vnpy keeps it in a module global), with their defaults."""
+        data_dir: Path = info.data.get("data_dir", Path(".tradebridge"))
+        resolved: list[AccountSettings] = []
+        names: dict[str, str] = {}
+        trader_dirs: set[Path] = set()
+        for account in accounts:
+            if isinstance(account, VnpyAccount):
+                vnpy = account.vnpy
+                name = vnpy.gateway_name or account.id.upper().replace("-", "_")
+                trader_dir = (vnpy.trader_dir or data_dir / "vnpy").absolute()
+                if name.lower() in names:
+                    raise ValueError(
+                        f"accounts {names[name.lower()]!r} and {account.id!r} have the same "
+                        f"vnpy gateway_name {name!r}; give each its own"
+                    )
+                names[name.lower()] = account.id
+                trader_dirs.add(trader_dir)
+                update = {"gateway_name": name, "trader_dir": trader_dir}
+                account = account.model_copy(update={"vnpy": vnpy.model_copy(update=update)})
+            resolved.append(account)
+        if len(trader_dirs) > 1:
+            raise ValueError(
+                "the vnpy accounts name different trader_dir values; vnpy has one per process"
+            )
+        return resolved
 
     @field_validator("compat")
     @classmethod
