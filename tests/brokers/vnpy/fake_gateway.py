@@ -14,7 +14,7 @@ positions are queried on the event engine's timer, one every other second.
 
 Its setting, with Chinese keys as vnpy gateways have: 用户名, 密码, 交易服务器 (host:port),
 流控 (orders per second, 0 for none), 下单延迟 (seconds `send_order` blocks after the order
-went out, as a gateway whose send is synchronous).
+went out, before it pushes and returns it, as a gateway whose send is synchronous).
 
 It imports only vnpy's event, gateway, object and constant modules.
 """
@@ -332,10 +332,10 @@ class FakeGateway(BaseGateway):
         if not td.send(message):
             self.write_log("委托请求发送失败，错误代码：-1")
             return ""
-        order = req.create_order_data(f"{td.frontid}_{td.sessionid}_{ref}", self.gateway_name)
-        self.on_order(order)
         if self.send_delay_s:
             time.sleep(self.send_delay_s)
+        order = req.create_order_data(f"{td.frontid}_{td.sessionid}_{ref}", self.gateway_name)
+        self.on_order(order)
         return str(order.vt_orderid)
 
     def reject(self, order: OrderData, message: dict[str, Any]) -> None:
