@@ -14,7 +14,8 @@ positions are queried on the event engine's timer, one every other second.
 
 Its setting, with Chinese keys as vnpy gateways have: 用户名, 密码, 交易服务器 (host:port),
 流控 (orders per second, 0 for none), 下单延迟 (seconds `send_order` blocks after the order
-went out, before it pushes and returns it, as a gateway whose send is synchronous).
+went out, before it pushes and returns it, as a gateway whose send is synchronous),
+不返回委托号 (`send_order` returns None, as vnpy_hft 1.0.3's does: it drops its own result).
 
 It imports only vnpy's event, gateway, object and constant modules.
 """
@@ -264,6 +265,7 @@ class FakeGateway(BaseGateway):
         "交易服务器": "",
         "流控": 0,
         "下单延迟": 0.0,
+        "不返回委托号": False,
     }
     exchanges: ClassVar[list[Exchange]] = [
         Exchange.SHFE,
@@ -286,6 +288,7 @@ class FakeGateway(BaseGateway):
     def connect(self, setting: dict[str, Any]) -> None:
         self.flow_limit = int(setting.get("流控", 0))
         self.send_delay_s = float(setting.get("下单延迟", 0.0))
+        self.returns_nothing = bool(setting.get("不返回委托号", False))
         self.td_api.connect(setting["交易服务器"], setting["用户名"], setting["密码"])
         self.event_engine.register(EVENT_TIMER, self.process_timer_event)
 
@@ -336,6 +339,8 @@ class FakeGateway(BaseGateway):
             time.sleep(self.send_delay_s)
         order = req.create_order_data(f"{td.frontid}_{td.sessionid}_{ref}", self.gateway_name)
         self.on_order(order)
+        if self.returns_nothing:  # as vnpy_hft 1.0.3's HftGateway.send_order does
+            return None  # type: ignore[return-value]
         return str(order.vt_orderid)
 
     def reject(self, order: OrderData, message: dict[str, Any]) -> None:

@@ -222,6 +222,7 @@ async def test_after_a_restart_replayed_orders_are_matched(
         sent = await hosted.broker.send(an_order("o-9"))
         lost = an_order("o-10", qty=2)
         await hosted.broker.send(lost)  # the journal kept it without its vt_orderid
+        await until(lambda: len(counter.orders()) == 2)  # at the counter before we leave
         states = dict(hosted.sink.states)
     del states[next(k for k, v in states.items() if '"o-10"' in v)]
     never_sent = an_order("o-11", qty=2)
@@ -287,3 +288,13 @@ async def test_old_ids_expire(host: Callable[..., Any]) -> None:
     )
     async with host(snapshot=snapshot) as hosted:
         assert "FAKE.1_1_1" not in hosted.broker._book.ours
+
+
+async def test_a_gateway_that_returns_no_id_is_followed_by_its_push(
+    host: Callable[..., Any], counter: Counter
+) -> None:
+    async with host(**{"不返回委托号": True}) as hosted:
+        vt_orderid = await hosted.broker.send(an_order("o-13"))
+        assert vt_orderid.startswith("FAKE.1_")
+        await until(lambda: updates(hosted.sink, "o-13")[-1].status is OrderStatus.NEW)
+        assert {u.broker_order_id for u in updates(hosted.sink, "o-13")} == {vt_orderid}

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,6 +136,7 @@ class VnpyBroker(Broker):
             engine.register(event_type, bridge.handle)
         engine.start()
         self._engine = engine
+        self._book.after_events = self._after_events
         self._gateway = self._gateway_class(engine, self._gateway_name)
 
     def _login_flag(self) -> bool | None:
@@ -231,6 +233,10 @@ class VnpyBroker(Broker):
                 f"account {self.account_id}: the vnpy gateway {self._gateway_name} is not logged in"
             )
 
+    def _after_events(self, then: Callable[[], None]) -> None:
+        """Run `then` on the loop after every event the gateway put so far."""
+        self._engine.put(self._vn.Event(BARRIER, then))
+
     async def _barrier(self) -> None:
         """Wait until every event the gateway put so far has reached the loop."""
         done = asyncio.get_running_loop().create_future()
@@ -239,7 +245,7 @@ class VnpyBroker(Broker):
             if not done.done():
                 done.set_result(None)
 
-        self._engine.put(self._vn.Event(BARRIER, arrived))
+        self._after_events(arrived)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(BARRIER_S):
                 await done
@@ -300,7 +306,7 @@ class VnpyBroker(Broker):
         try:
             answer = await self._calls.run(send_order)
         except BrokerUnavailable:  # the adapter is closing: the call never ran
-            book.sent(order.id, None)
+            book.sent(order.id, "")
             raise
         if isinstance(answer, str) and answer:
             return answer

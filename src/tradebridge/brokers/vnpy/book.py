@@ -27,6 +27,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -96,6 +97,9 @@ class GatewayBook:
         self.external: set[str] = set()
         """vt_orderids of orders placed elsewhere, already reported with their details."""
         self._in_flight: dict[str, Order] = {}
+        self.after_events: Callable[[Callable[[], None]], None] = lambda then: then()
+        """Runs `then` on the loop once every event the gateway put so far is in (the
+        adapter's barrier)."""
         self._orphans: list[Order] = []
         self._held: list[tuple[str, Any]] = []
         self._rejects: dict[str, tuple[OrderUpdate, asyncio.TimerHandle]] = {}
@@ -159,10 +163,18 @@ class GatewayBook:
         self._orphans = [o for o in self._orphans if o.id != order.id]
 
     def sent(self, order_id: str, vt_orderid: object) -> None:
-        """`send_order` returned (on its thread; posted before the caller resumes)."""
-        self._in_flight.pop(order_id, None)
-        if isinstance(vt_orderid, str) and vt_orderid and vt_orderid not in self.ours:
+        """`send_order` returned (on its thread; posted before the caller resumes). Without
+        an id, the order stays in flight until the events the gateway put meanwhile are in:
+        one of them may be the order, with our reference (vnpy_hft 1.0.3 returns None)."""
+        if not (isinstance(vt_orderid, str) and vt_orderid):
+            self.after_events(lambda: self._settle(order_id))
+            return
+        if vt_orderid not in self.ours:
             self._adopt(vt_orderid, order_id)
+        self._settle(order_id)
+
+    def _settle(self, order_id: str) -> None:
+        self._in_flight.pop(order_id, None)
         if not self._in_flight:
             held, self._held = self._held, []
             for kind, item in held:
@@ -261,9 +273,10 @@ class GatewayBook:
     def _order(self, order: GatewayOrder, order_id: str | None) -> None:
         vt_orderid = order.vt_orderid
         previous = self.orders.get(vt_orderid)
-        if previous is None or _rank(order.status) >= _rank(previous.status):
-            self.orders[vt_orderid] = order
         self._seen[vt_orderid] = self.session
+        if previous is not None and _rank(order.status) < _rank(previous.status):
+            return  # behind: the SUBMITTING `send_order` put can come after the broker's answer
+        self.orders[vt_orderid] = order
         first_external = order_id is None and vt_orderid not in self.external
         if first_external:
             self.external.add(vt_orderid)
