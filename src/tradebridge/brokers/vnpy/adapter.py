@@ -395,8 +395,8 @@ class VnpyBroker(Broker):
         self._book.streaming.difference_update(symbols)
 
     async def quotes(self, symbols: list[str]) -> list[Quote]:
-        ticks = self._book.ticks
-        waiting = [s for s in symbols if s not in ticks]
+        ticks, known = self._book.ticks, self._book.contracts
+        waiting = [s for s in symbols if s not in ticks and s in known]
         if waiting:
             if self._gateway is not None and self._reconnector.connected:
                 await self.subscribe_quotes(waiting)
