@@ -11,9 +11,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Runtime install; re-done when pyproject.toml changes.
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Runtime install with the Python client (client/, its own distribution, which the trader
+# commands of the CLI use); re-done when a pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml client/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e . -e ./client
 	touch $@
 
 # vnpy_ctp (in the test extra) has no Linux wheel on PyPI: pip builds it from source (g++,
@@ -23,19 +24,19 @@ WHEELS ?= $(HOME)/.cache/tradebridge/wheels
 BUILT_WHEELS := vnpy_ctp>=6.7.11,<6.8
 
 # Runtime plus what the tests, linters and type checker need.
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml client/pyproject.toml | $(BIN)/python
 	mkdir -p $(WHEELS)
 	$(BIN)/python -m pip wheel --quiet --no-deps --find-links $(WHEELS) --wheel-dir $(WHEELS) \
 		'$(BUILT_WHEELS)'
-	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e '.[test]'
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELS) -e '.[test]' -e ./client
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
 	$(BIN)/tradebridge serve
 
 check: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench client examples
+	$(BIN)/ruff format --check src tests bench client examples
 	$(BIN)/mypy
 
 # Debian's Chromium, the browser the page tests (tests/web) drive, with a font for Chinese.
