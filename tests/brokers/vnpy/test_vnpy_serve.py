@@ -148,9 +148,11 @@ async def test_orders_through_rest_and_the_websocket(tmp_path: Path, counter: Co
             positions = wait_for(
                 server,
                 lambda a: [
-                    p for p in a.get(f"/api/v1/accounts/{ACCOUNT}/positions").json() if p["qty"]
+                    p
+                    for p in a.get(f"/api/v1/accounts/{ACCOUNT}/positions").json()
+                    if p["qty"] == 3
                 ],
-                "the position",
+                "the position of 3",
             )
             assert [(p["symbol"], p["direction"], p["qty"]) for p in positions] == [
                 (COPPER, "long", 3)

@@ -162,6 +162,8 @@ class VnpyBroker(Broker):
                 self._connect_called = True  # it may yet log in: never called twice
                 raise
             self._connect_called = True
+            if not self._settings.login_flag:
+                await self._query_books()  # its account report is what says it is logged in
         while not self._book.ready(self._settings.settle_s):
             if loop.time() > deadline:
                 raise BrokerUnavailable(self._not_ready(timeout_s))
@@ -220,7 +222,9 @@ class VnpyBroker(Broker):
                 with contextlib.suppress(Timeout):  # a hung close: its threads are daemons
                     await self._calls.run(self._gateway.close)
             if self._engine is not None:
-                await self._calls.run_within(STOP_S * 3, self._engine.stop_within, STOP_S)
+                self._engine.stop_soon()  # its threads end within a second, joined or not
+                with contextlib.suppress(Timeout):
+                    await self._calls.run_within(STOP_S * 3, self._engine.stop_within, STOP_S)
         finally:
             self._calls.close()
 

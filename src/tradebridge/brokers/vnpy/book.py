@@ -94,6 +94,8 @@ class GatewayBook:
         """Whether the gateway has a login flag (else logged in = an account was reported)."""
         self.ours: dict[str, str] = {}
         """Our order id by vt_orderid."""
+        self._vt_orderids: dict[str, str] = {}
+        """vt_orderid by our order id."""
         self.external: set[str] = set()
         """vt_orderids of orders placed elsewhere, already reported with their details."""
         self._in_flight: dict[str, Order] = {}
@@ -138,11 +140,11 @@ class GatewayBook:
             if stored["order"] is None:
                 self.external.add(vt_orderid)
             else:
-                self.ours[vt_orderid] = stored["order"]
+                self._know(vt_orderid, stored["order"])
         for order in snapshot.open_orders:
             if order.broker_order_id is not None:
-                self.ours[order.broker_order_id] = order.id
-            elif order.status is OrderStatus.PENDING_NEW:
+                self._know(order.broker_order_id, order.id)
+            elif order.status is OrderStatus.PENDING_NEW and order.id not in self._vt_orderids:
                 self._orphans.append(order)
 
     def end_replay(self) -> None:
@@ -181,10 +183,14 @@ class GatewayBook:
                 self._take(kind, item)
 
     def vt_orderid_of(self, order_id: str) -> str | None:
-        return next((vt for vt, ours in self.ours.items() if ours == order_id), None)
+        return self._vt_orderids.get(order_id)
+
+    def _know(self, vt_orderid: str, order_id: str) -> None:
+        self.ours[vt_orderid] = order_id
+        self._vt_orderids[order_id] = vt_orderid
 
     def _adopt(self, vt_orderid: str, order_id: str) -> None:
-        self.ours[vt_orderid] = order_id
+        self._know(vt_orderid, order_id)
         self._store(vt_orderid, order_id)
         self._sink.on_order_update(
             OrderUpdate(

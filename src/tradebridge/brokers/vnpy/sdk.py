@@ -144,6 +144,10 @@ def guarded_engine(base: Any) -> Any:
         def alive(self) -> bool:
             return bool(self._thread.is_alive())
 
+        def stop_soon(self) -> None:
+            """Tell both threads to end (within a second; they check once a second)."""
+            self._active = False
+
         def stop_within(self, timeout_s: float) -> None:
             """`stop()`, waiting at most `timeout_s` for each thread (daemons otherwise)."""
             self._active = False
