@@ -1,3 +1,5 @@
+"""The fake gateway hosted in-process by the adapter, in front of a fake counter process."""
+
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -38,9 +40,7 @@ def host(tmp_path: Path, counter: Counter, trader_dir: Path) -> Callable[..., An
 
     @asynccontextmanager
     async def hosted(
-        snapshot: JournalSnapshot | None = None,
-        settings: dict[str, Any] | None = None,
-        **setting: Any,
+        snapshot: JournalSnapshot | None = None, **setting: Any
     ) -> AsyncIterator[Hosted]:
         sink = RecordingSink()
         checked = ThreadCheckedSink(sink, threading.get_ident())  # type: ignore[arg-type]
@@ -52,7 +52,6 @@ def host(tmp_path: Path, counter: Counter, trader_dir: Path) -> Callable[..., An
             settle_s=0.3,
             connect_timeout_s=10,
             cancel_timeout_s=1.0,
-            **(settings or {}),
         )
         broker = VnpyBroker("fake", vnpy, "CNY", checked)
         if snapshot is not None:
