@@ -33,6 +33,7 @@ from pydantic_settings import (
 
 from tradebridge.brokers.ib.config import IbSettings
 from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.brokers.vnpy.config import VnpySettings
 from tradebridge.domain.enums import TradingState
 from tradebridge.domain.money import plain_decimal_input
 from tradebridge.sections import Section
@@ -304,7 +305,12 @@ class IbAccount(AccountBase):
     ib: IbSettings = Field(default_factory=IbSettings)
 
 
-BROKER_NAMES = ("paper", "ib")
+class VnpyAccount(AccountBase):
+    broker: Literal["vnpy"] = "vnpy"
+    vnpy: VnpySettings
+
+
+BROKER_NAMES = ("paper", "ib", "vnpy")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -316,7 +322,9 @@ def _broker_of(value: Any) -> str:
 
 
 AccountSettings = Annotated[
-    Annotated[PaperAccount, Tag("paper")] | Annotated[IbAccount, Tag("ib")],
+    Annotated[PaperAccount, Tag("paper")]
+    | Annotated[IbAccount, Tag("ib")]
+    | Annotated[VnpyAccount, Tag("vnpy")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
@@ -463,6 +471,38 @@ class Settings(BaseSettings):
             if instance is not None:
                 instances.add(instance)
         return accounts
+
+    @field_validator("accounts")
+    @classmethod
+    def _vnpy_gateways(
+        cls, accounts: list[AccountSettings], info: ValidationInfo
+    ) -> list[AccountSettings]:
+        """Each vnpy account's gateway name (unique: vnpy's ids and flow folders carry it) and
+        trader dir (one per engine: vnpy keeps it in a module global), with their defaults."""
+        data_dir: Path = info.data.get("data_dir", Path(".tradebridge"))
+        resolved: list[AccountSettings] = []
+        names: dict[str, str] = {}
+        trader_dirs: set[Path] = set()
+        for account in accounts:
+            if isinstance(account, VnpyAccount):
+                vnpy = account.vnpy
+                name = vnpy.gateway_name or account.id.upper().replace("-", "_")
+                trader_dir = (vnpy.trader_dir or data_dir / "vnpy").absolute()
+                if name.lower() in names:
+                    raise ValueError(
+                        f"accounts {names[name.lower()]!r} and {account.id!r} have the same "
+                        f"vnpy gateway_name {name!r}; give each its own"
+                    )
+                names[name.lower()] = account.id
+                trader_dirs.add(trader_dir)
+                update = {"gateway_name": name, "trader_dir": trader_dir}
+                account = account.model_copy(update={"vnpy": vnpy.model_copy(update=update)})
+            resolved.append(account)
+        if len(trader_dirs) > 1:
+            raise ValueError(
+                "the vnpy accounts name different trader_dir values; vnpy has one per process"
+            )
+        return resolved
 
     @field_validator("compat")
     @classmethod

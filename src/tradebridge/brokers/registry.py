@@ -29,6 +29,7 @@ class BrokerEntry:
 BROKERS: dict[str, BrokerEntry] = {  # the same names as `config.BROKER_NAMES`
     "paper": BrokerEntry("tradebridge.brokers.paper"),
     "ib": BrokerEntry("tradebridge.brokers.ib", sdk="ib_async", extra="ib"),
+    "vnpy": BrokerEntry("tradebridge.brokers.vnpy", sdk="vnpy", extra="vnpy"),
 }
 
 
