@@ -30,6 +30,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tradebridge.brokers.futu.config import FutuSettings, default_base_currency
 from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.domain.enums import TradingState
 from tradebridge.sections import Section
@@ -245,7 +246,14 @@ class PaperAccount(AccountBase):
     paper: PaperSettings = Field(default_factory=PaperSettings)
 
 
-BROKER_NAMES = ("paper",)
+class FutuAccount(AccountBase):
+    broker: Literal["futu"] = "futu"
+    futu: FutuSettings = Field(default_factory=FutuSettings)
+
+    _currency_of_market = model_validator(mode="before")(default_base_currency)
+
+
+BROKER_NAMES = ("paper", "futu")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -257,7 +265,7 @@ def _broker_of(value: Any) -> str:
 
 
 AccountSettings = Annotated[
-    Annotated[PaperAccount, Tag("paper")],
+    Annotated[PaperAccount, Tag("paper")] | Annotated[FutuAccount, Tag("futu")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
