@@ -341,7 +341,9 @@ class FutuBroker(Broker):
                 time_in_force=self._tables.time_in_force.to_sdk(order.time_in_force),
             )
         except SdkRefused as refused:
-            raise OrderRejected(RejectReason.BROKER_REFUSED, f"Futu: {refused}") from None
+            placed = await self._placed_despite(order, refused)
+            self.sink.on_order_update(order_update(placed, self._tables))
+            return
         (row,) = rows(frame)
         broker_order_id = str(row["order_id"])
         if present(row.get("order_status")) and present(row.get("code")):
@@ -354,6 +356,22 @@ class FutuBroker(Broker):
                     broker_order_id=broker_order_id,
                 )
             )
+
+    async def _placed_despite(self, order: Order, refused: SdkRefused) -> Row:
+        """The order Futu holds under `order`'s remark although placing it failed (OpenD
+        also answers an error when Futu's server did not answer it in time); raises the
+        refusal when Futu has none."""
+        try:
+            placed = [r for r in await self._order_rows() if r.get("remark") == order.id]
+        except TradebridgeError as failed:
+            raise Timeout(
+                f"Futu answered the order with an error ({refused}) and could not be asked "
+                f"whether it has it ({failed.message})"
+            ) from None
+        if not placed:
+            raise OrderRejected(RejectReason.BROKER_REFUSED, f"Futu: {refused}")
+        log.warning("futu: order %s failed (%s) but Futu has it", order.id, refused)
+        return placed[0]
 
     async def cancel_order(self, order: Order) -> None:
         trade = self._live().trade
