@@ -521,6 +521,9 @@ class FakeOpenD:
             raise Refused(f"This account cannot trade the {market} market")
         if c2s.orderType not in (Trd.OrderType_Normal, Trd.OrderType_Market):
             raise Refused("Order type not supported")
+        refusal = self.faults.pop("refuse", None)
+        if refusal:
+            raise Refused(refusal)
         qty = int(c2s.qty)
         if qty <= 0 or qty % UNIVERSE[code]["lot"]:
             raise Refused(
@@ -818,7 +821,8 @@ class Control:
     - `external`: an order entered in the Futu app (no remark): `acc`, `code`, `side` (buy or
       sell), `qty`, `price`;
     - `fault`: one-shot misbehaviour: `lose_place_answer` (the next order is placed but its
-      answer is an error), `silent` = a proto id whose requests go unanswered;
+      answer is an error), `refuse` = the message the next order is refused with, `silent`
+      = a proto id whose requests go unanswered;
     - `deal_before_order`: push deals before their order update (`on`: bool);
     - `drop`: close every client connection; `listen`: open the API port (`--paused`).
     """
