@@ -31,6 +31,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tradebridge.brokers.futu.config import FutuSettings, default_base_currency
 from tradebridge.brokers.ib.config import IbSettings
 from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.brokers.vnpy.config import VnpySettings
@@ -310,7 +311,15 @@ class VnpyAccount(AccountBase):
     vnpy: VnpySettings
 
 
-BROKER_NAMES = ("paper", "ib", "vnpy")
+
+class FutuAccount(AccountBase):
+    broker: Literal["futu"] = "futu"
+    futu: FutuSettings = Field(default_factory=FutuSettings)
+
+    _currency_of_market = model_validator(mode="before")(default_base_currency)
+
+
+BROKER_NAMES = ("paper", "ib", "vnpy", "futu")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -324,7 +333,8 @@ def _broker_of(value: Any) -> str:
 AccountSettings = Annotated[
     Annotated[PaperAccount, Tag("paper")]
     | Annotated[IbAccount, Tag("ib")]
-    | Annotated[VnpyAccount, Tag("vnpy")],
+    | Annotated[VnpyAccount, Tag("vnpy")]
+    | Annotated[FutuAccount, Tag("futu")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
