@@ -53,6 +53,15 @@ def failure(route: str, code: str, message: str, details: dict[str, Any]) -> Res
     return json_response(error, status)
 
 
+def _invalid(route: str, fields: list[dict[str, str]]) -> Response:
+    """422 `validation_error` naming every field's problem (`details.field` the first's, as
+    on /api/v1)."""
+    first = fields[0] if fields else {"field": "query", "message": "invalid request"}
+    message = f"{first['field']}: {first['message']}"
+    details = {"field": first["field"], "errors": fields or [first]}
+    return failure(route, "validation_error", message, details)
+
+
 def _validation(route: str, exc: RequestValidationError) -> Response:
     fields = [
         {
@@ -61,9 +70,7 @@ def _validation(route: str, exc: RequestValidationError) -> Response:
         }
         for e in exc.errors()
     ]
-    first = fields[0] if fields else {"field": "query", "message": "invalid request"}
-    message = f"{first['field']}: {first['message']}"
-    return failure(route, "validation_error", message, {"errors": fields})
+    return _invalid(route, fields)
 
 
 def _query_names(dependant: Dependant) -> set[str]:
@@ -76,15 +83,11 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 def _unknown_parameters(route: str, unknown: list[str], declared: list[str]) -> Response:
     use = f"unknown parameter; use {', '.join(declared)}"
-    fields = [{"field": name[:64], "message": use} for name in unknown]
-    message = f"{fields[0]['field']}: {fields[0]['message']}"
-    return failure(route, "validation_error", message, {"errors": fields})
+    return _invalid(route, [{"field": name[:64], "message": use} for name in unknown])
 
 
 def _repeated_parameters(route: str, repeated: list[str]) -> Response:
-    fields = [{"field": name, "message": "given more than once"} for name in repeated]
-    message = f"{fields[0]['field']}: {fields[0]['message']}"
-    return failure(route, "validation_error", message, {"errors": fields})
+    return _invalid(route, [{"field": n[:64], "message": "given more than once"} for n in repeated])
 
 
 class XtquantRoute(APIRoute):
