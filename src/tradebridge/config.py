@@ -32,6 +32,7 @@ from pydantic_settings import (
 )
 
 from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.brokers.tiger.config import TigerSettings
 from tradebridge.domain.enums import TradingState
 from tradebridge.domain.money import plain_decimal_input
 from tradebridge.sections import Section
@@ -298,7 +299,13 @@ class PaperAccount(AccountBase):
     paper: PaperSettings = Field(default_factory=PaperSettings)
 
 
-BROKER_NAMES = ("paper",)
+class TigerAccount(AccountBase):
+    broker: Literal["tiger"] = "tiger"
+    base_currency: str = "USD"
+    tiger: TigerSettings
+
+
+BROKER_NAMES = ("paper", "tiger")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -310,7 +317,7 @@ def _broker_of(value: Any) -> str:
 
 
 AccountSettings = Annotated[
-    Annotated[PaperAccount, Tag("paper")],
+    Annotated[PaperAccount, Tag("paper")] | Annotated[TigerAccount, Tag("tiger")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",

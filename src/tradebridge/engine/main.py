@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from datetime import UTC, datetime, timedelta
@@ -128,7 +129,7 @@ async def _serve(
     accounts = {
         a.id: AccountRuntime(
             a,
-            broker_factory=create_broker,
+            broker_factory=functools.partial(create_broker, data_dir=settings.data_dir),
             journal=journal,
             db=db,
             ids=ids,
