@@ -107,7 +107,7 @@ def transaction_fill(transaction: Any, reference: str | None) -> Fill:
         qty=int(transaction.filled_quantity or 0),
         price=decimal(transaction.filled_price),
         fee=None,
-        time=millis(getattr(transaction, "transacted_at", None)),
+        time=millis(getattr(transaction, "transaction_time", None)),
     )
 
 

@@ -24,7 +24,6 @@ def load_tiger() -> SimpleNamespace:
         Config=attr("tigeropen.tiger_open_config", "TigerOpenClientConfig"),
         SERVER_URL=attr("tigeropen.tiger_open_config", "SERVER_URL"),
         SOCKET_HOST_PORT=attr("tigeropen.tiger_open_config", "SOCKET_HOST_PORT"),
-        read_private_key=attr("tigeropen.common.util.signature_utils", "read_private_key"),
         TradeClient=attr("tigeropen.trade.trade_client", "TradeClient"),
         QuoteClient=attr("tigeropen.quote.quote_client", "QuoteClient"),
         PushClient=attr("tigeropen.push.push_client", "PushClient"),
@@ -37,13 +36,20 @@ def load_tiger() -> SimpleNamespace:
     )
 
 
+def private_key(path: Path) -> str:
+    """The key of a PEM file (PKCS#1 or PKCS#8) as the SDK signs with it: the base64 of its
+    DER, without the armour lines."""
+    lines = path.read_text(encoding="ascii").splitlines()
+    return "".join(line.strip() for line in lines if line.strip() and not line.startswith("-----"))
+
+
 def client_config(sdk: SimpleNamespace, settings: TigerSettings, files: Path) -> Any:
     """A `TigerOpenClientConfig` for `settings`, its files (none by default) under `files`."""
     files.mkdir(parents=True, exist_ok=True)
     config = sdk.Config(enable_dynamic_domain=False, props_path=str(files))
     config.tiger_id = settings.tiger_id
     config.account = settings.account
-    config.private_key = sdk.read_private_key(str(settings.private_key_file))
+    config.private_key = private_key(settings.private_key_file)
     if settings.license:
         config.license = settings.license
     config.server_url = settings.server_url or sdk.SERVER_URL
