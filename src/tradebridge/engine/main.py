@@ -34,6 +34,7 @@ from tradebridge.store import queries
 from tradebridge.store.database import create_db_engine
 from tradebridge.store.failures import DATABASE_ERRORS, DatabaseUnavailable
 from tradebridge.store.migrate import upgrade
+from tradebridge.strategies.host import StrategyHost
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ async def _serve(
         )
         for a in settings.accounts
     }
+    strategies = StrategyHost(settings, db)
     pruning: asyncio.Task[None] | None = None
     try:
         try:
@@ -146,8 +148,9 @@ async def _serve(
             if not journal_failed:
                 raise
         if not journal_failed:  # recovery could not write: stop at once (below)
-            EngineService(accounts).register(server)
+            EngineService(accounts, strategies).register(server)
             await server.start()
+            await strategies.start()
             if settings.engine.event_retention_days:
                 pruning = asyncio.create_task(
                     prune_events_periodically(
@@ -174,6 +177,7 @@ async def _serve(
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning
+        await strategies.close()
         await server.close(drain_s=DRAIN_S)
         for account in accounts.values():
             await account.close()
