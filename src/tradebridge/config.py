@@ -312,7 +312,6 @@ class VnpyAccount(AccountBase):
     vnpy: VnpySettings
 
 
-
 class FutuAccount(AccountBase):
     broker: Literal["futu"] = "futu"
     futu: FutuSettings = Field(default_factory=FutuSettings)

@@ -101,7 +101,9 @@ class TigerBroker(Broker):
         self._sdk = sdk
         self._base_currency = base_currency
         self.capabilities = Capabilities(
-            markets=MARKETS, time_in_force=frozenset({TimeInForce.DAY, TimeInForce.GTC})
+            markets=MARKETS,
+            broker_checks_funds=True,  # Tiger checks buying power (margin, other currencies)
+            time_in_force=frozenset({TimeInForce.DAY, TimeInForce.GTC}),
         )
         self._config = client_config(sdk, settings, files)
         sdk_log = logging.getLogger("tradebridge.brokers.tiger.sdk")
