@@ -393,8 +393,8 @@ class TigerBroker(Broker):
             log.info("tiger: account not read after an asset push: %s", failed.message)
 
     async def _today_orders(self) -> list[Any]:
-        """Today's orders (since midnight New York, the earliest market day Tiger serves)
-        and the open ones of earlier days (GTC), each once."""
+        """The orders of the last 30 hours (today's, in every market's own day) and the open
+        ones of earlier days (GTC), each once."""
         since = datetime.now(UTC) - timedelta(hours=30)
         start = int(since.timestamp() * 1000)
         account = self._settings.account
