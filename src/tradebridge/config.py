@@ -31,6 +31,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tradebridge.brokers.longport.config import LongportSettings
 from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.domain.enums import TradingState
 from tradebridge.domain.money import plain_decimal_input
@@ -298,7 +299,13 @@ class PaperAccount(AccountBase):
     paper: PaperSettings = Field(default_factory=PaperSettings)
 
 
-BROKER_NAMES = ("paper",)
+class LongportAccount(AccountBase):
+    broker: Literal["longport"] = "longport"
+    base_currency: str = "HKD"
+    longport: LongportSettings
+
+
+BROKER_NAMES = ("paper", "longport")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -310,7 +317,7 @@ def _broker_of(value: Any) -> str:
 
 
 AccountSettings = Annotated[
-    Annotated[PaperAccount, Tag("paper")],
+    Annotated[PaperAccount, Tag("paper")] | Annotated[LongportAccount, Tag("longport")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
