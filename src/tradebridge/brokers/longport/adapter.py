@@ -205,7 +205,7 @@ class LongportBroker(Broker):
             except TimeoutError:
                 self._reconnector.lost("the trade connection stopped answering")
                 return
-            except self._sdk.OpenApiException as failed:
+            except Exception as failed:  # the SDK's OpenApiException, a closed context
                 self._reconnector.lost(f"the trade connection failed: {failed}")
                 return
 
