@@ -33,6 +33,7 @@ from pydantic_settings import (
 
 from tradebridge.brokers.futu.config import FutuSettings, default_base_currency
 from tradebridge.brokers.ib.config import IbSettings
+from tradebridge.brokers.longport.config import LongportSettings
 from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.brokers.tiger.config import TigerSettings
 from tradebridge.brokers.vnpy.config import VnpySettings
@@ -325,7 +326,13 @@ class TigerAccount(AccountBase):
     tiger: TigerSettings
 
 
-BROKER_NAMES = ("paper", "ib", "vnpy", "futu", "tiger")
+class LongportAccount(AccountBase):
+    broker: Literal["longport"] = "longport"
+    base_currency: str = "HKD"
+    longport: LongportSettings
+
+
+BROKER_NAMES = ("paper", "ib", "vnpy", "futu", "tiger", "longport")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -341,7 +348,8 @@ AccountSettings = Annotated[
     | Annotated[IbAccount, Tag("ib")]
     | Annotated[VnpyAccount, Tag("vnpy")]
     | Annotated[FutuAccount, Tag("futu")]
-    | Annotated[TigerAccount, Tag("tiger")],
+    | Annotated[TigerAccount, Tag("tiger")]
+    | Annotated[LongportAccount, Tag("longport")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
