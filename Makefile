@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
+STRACE := /usr/bin/strace
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: run test check bench clean
@@ -47,7 +48,12 @@ $(CHROMIUM):
 	$(AS_ROOT) apt-get update
 	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-microhei
 
-test: check $(CHROMIUM)
+# strace: tests/brokers/longport traces every connect() of the LongPort SDK (loopback only).
+$(STRACE):
+	$(AS_ROOT) apt-get update
+	$(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y strace
+
+test: check $(CHROMIUM) $(STRACE)
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed-test

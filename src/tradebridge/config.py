@@ -34,7 +34,9 @@ from pydantic_settings import (
 
 from tradebridge.brokers.futu.config import FutuSettings, default_base_currency
 from tradebridge.brokers.ib.config import IbSettings
+from tradebridge.brokers.longport.config import LongportSettings
 from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.brokers.tiger.config import TigerSettings
 from tradebridge.brokers.vnpy.config import VnpySettings
 from tradebridge.domain.enums import TradingState
 from tradebridge.domain.money import plain_decimal_input
@@ -319,7 +321,19 @@ class FutuAccount(AccountBase):
     _currency_of_market = model_validator(mode="before")(default_base_currency)
 
 
-BROKER_NAMES = ("paper", "ib", "vnpy", "futu")
+class TigerAccount(AccountBase):
+    broker: Literal["tiger"] = "tiger"
+    base_currency: str = "USD"
+    tiger: TigerSettings
+
+
+class LongportAccount(AccountBase):
+    broker: Literal["longport"] = "longport"
+    base_currency: str = "HKD"
+    longport: LongportSettings
+
+
+BROKER_NAMES = ("paper", "ib", "vnpy", "futu", "tiger", "longport")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -334,7 +348,9 @@ AccountSettings = Annotated[
     Annotated[PaperAccount, Tag("paper")]
     | Annotated[IbAccount, Tag("ib")]
     | Annotated[VnpyAccount, Tag("vnpy")]
-    | Annotated[FutuAccount, Tag("futu")],
+    | Annotated[FutuAccount, Tag("futu")]
+    | Annotated[TigerAccount, Tag("tiger")]
+    | Annotated[LongportAccount, Tag("longport")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",

@@ -35,6 +35,8 @@ BROKERS: dict[str, BrokerEntry] = {  # the same names as `config.BROKER_NAMES`
     "ib": BrokerEntry("tradebridge.brokers.ib", sdk="ib_async", extra="ib"),
     "vnpy": BrokerEntry("tradebridge.brokers.vnpy", sdk="vnpy", extra="vnpy"),
     "futu": BrokerEntry("tradebridge.brokers.futu", sdk="futu", extra="futu", files=True),
+    "tiger": BrokerEntry("tradebridge.brokers.tiger", sdk="tigeropen", extra="tiger", files=True),
+    "longport": BrokerEntry("tradebridge.brokers.longport", sdk="longbridge", extra="longport"),
 }
 
 
