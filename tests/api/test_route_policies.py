@@ -99,6 +99,9 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/paper/{account}/clock"): Call(ADMIN_ONLY, json={"advance": "next_session"}),
     ("POST", "/api/v1/paper/{account}/reset"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/audit"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/strategies"): Call(SIGNED_IN),  # a bound key: its account's only
+    ("POST", "/api/v1/strategies/{name}/start"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/strategies/{name}/stop"): Call(ADMIN_ONLY),
     ("GET", "/httptrading/api/{instanceId}/ping/state"): Call(READ),
     ("GET", "/httptrading/api/{instanceId}/market/quote"): Call(
         READ, query={"region": "CN", "ticker": "600519"}
@@ -148,6 +151,7 @@ PATH_VALUES = {
     "instanceId": HT_INSTANCE,
     "vt_symbol": "600519.SSE",
     "vt_orderid": "PAPER.01NOSUCHORDER0000000000000",
+    "name": "idle",
 }
 
 OTHER_ACCOUNT = """
@@ -156,6 +160,12 @@ id = "other"
 
 [accounts.paper]
 market = "manual"
+
+[[strategies]]
+name = "idle"
+file = "no-such-strategy.py"
+account = "paper"
+autostart = false
 """
 
 
@@ -232,3 +242,15 @@ def test_route_answers_each_caller_by_its_policy(
         if not ok:
             wrong.append(f"{caller}: {response.status_code} {response.text[:200]}")
     assert wrong == []
+
+
+def test_a_key_bound_to_an_account_lists_only_its_accounts_strategies(policies: Policies) -> None:
+    def names(caller: str) -> list[str]:
+        with httpx.Client(base_url=policies.server.base_url, timeout=10) as client:
+            response = client.get("/api/v1/strategies", headers=policies.headers[caller])
+        assert response.status_code == 200, response.text
+        return [s["name"] for s in response.json()]
+
+    assert names(ADMIN) == ["idle"]
+    assert names(READ_KEY) == ["idle"]
+    assert names(OTHER_ACCOUNT_KEY) == []
