@@ -4,8 +4,11 @@ import asyncio
 import getpass
 import logging
 import os
+import shlex
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -126,17 +129,57 @@ def serve(
         ]
     )
 
-    def announce() -> None:
-        out = Console()
-        out.print(
-            f"tradebridge is starting on http://{settings.server.host}:"
-            f"{settings.server.port}  (API docs at /docs)",
+    url = f"http://{settings.server.host}:{settings.server.port}"
+
+    def announce_when_ready() -> None:
+        """Last, once the server answers, so that no start-up log line pushes it away: the
+        URL and, on a first run, the admin password."""
+        _wait_until_answering(settings)
+        Console().print(
+            f"tradebridge is ready on {url}  (API docs at {url}/docs)",
             highlight=False,
+            soft_wrap=True,
         )
         if prepared is not None:
-            announce_admin_password(prepared)
+            announce_admin_password(prepared, settings, _cli_options(common))
+
+    def announce() -> None:
+        Console().print(f"tradebridge is starting on {url}", highlight=False)
+        threading.Thread(target=announce_when_ready, name="announce", daemon=True).start()
 
     raise typer.Exit(supervisor.run(on_started=announce))
+
+
+READY_WAIT_S = 120.0
+"""How long `serve` waits for its engine and web to answer before it prints the first-run
+password anyway."""
+
+
+def _wait_until_answering(settings: Settings) -> None:
+    """Return once `/api/v1/health` says the engine answers through the web (or after
+    `READY_WAIT_S`, so the password is never held back by a broker that is down)."""
+    import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per poll
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
+        settings.server.host, settings.server.host
+    )
+    health = f"http://{'[' + host + ']' if ':' in host else host}:{settings.server.port}"
+    deadline = time.monotonic() + READY_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.get(health + "/api/v1/health", timeout=1.0)
+            if answer.status_code == 200 and answer.json()["engines"][0]["status"] == "up":
+                time.sleep(0.3)  # the engine's line about the web's link comes just after
+                return
+        except (httpx.HTTPError, ValueError, LookupError, TypeError):
+            pass
+        time.sleep(0.25)
+
+
+def _cli_options(args: list[str]) -> str:
+    """`args` as they would be typed in a shell."""
+    return " ".join(shlex.quote(arg) for arg in args)
 
 
 @app.command()
@@ -156,7 +199,9 @@ def engine(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     _check_engine_link(settings, engine=True)
     configure_logging("engine", settings.log_level)
     try:
-        announce_admin_password(_prepare(settings))
+        announce_admin_password(
+            _prepare(settings), settings, _cli_options(_passthrough(config, data_dir))
+        )
         asyncio.set_event_loop_policy(_event_loop_policy())
         status = asyncio.run(run_engine(settings))
     except DatabaseUnavailable as exc:
@@ -193,7 +238,9 @@ def web(
     configure_logging("web", settings.log_level)
     # Schema and first-run set-up here, once, rather than racing in every worker.
     try:
-        announce_admin_password(_prepare(settings))
+        announce_admin_password(
+            _prepare(settings), settings, _cli_options(_passthrough(config, data_dir))
+        )
     except DatabaseUnavailable as exc:
         log.error("%s; answering 503 until it can be opened", exc)
     # Workers rebuild the settings from the environment: hand them our options that way.
@@ -266,9 +313,10 @@ def _users_db(config: Path | None, data_dir: Path | None) -> Iterator["Engine"]:
     password is then printed), closed afterwards."""
     from tradebridge.bootstrap import announce_admin_password, prepare
 
-    prepared = prepare(_settings(config, data_dir))
+    settings = _settings(config, data_dir)
+    prepared = prepare(settings)
     try:
-        announce_admin_password(prepared)
+        announce_admin_password(prepared, settings, _cli_options(_passthrough(config, data_dir)))
         yield prepared.db
     finally:
         prepared.db.dispose()
