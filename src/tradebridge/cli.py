@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import IntegrityError
 
+from tradebridge.cli_help import show_flags_without_type
 from tradebridge.config import ConfigError, Settings, load_settings
 from tradebridge.exits import ExitStatus
 from tradebridge.logs import configure_logging
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+show_flags_without_type()
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="tradebridge: a self-hosted trading gateway."
 )
@@ -384,8 +386,9 @@ def user_passwd(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Set a user's password (asked twice on a terminal). The user's login tokens stop
-    working within seconds; their API keys keep working."""
+    """Set a user's password (asked twice on a terminal).
+
+    The user's login tokens stop working within seconds; their API keys keep working."""
     from tradebridge.api.security import hash_password
     from tradebridge.store import users
 
@@ -400,8 +403,9 @@ def user_passwd(
 
 @user_app.command("remove")
 def user_remove(name: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
-    """Remove a user and their API keys (never the last admin). Their tokens and keys stop
-    working within seconds."""
+    """Remove a user and their API keys (never the last admin).
+
+    Their tokens and keys stop working within seconds."""
     from tradebridge.store import users
 
     with _users_db(config, data_dir) as db, db.begin() as conn:
@@ -440,8 +444,10 @@ def key_create(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Create an API key; it is printed once, alone on the last line. Its scopes must be
-    allowed by the user's role (viewer: read; trader: read, trade; admin: any)."""
+    """Create an API key; it is printed once, alone on the last line.
+
+    Its scopes must be allowed by the user's role (viewer: read; trader: read, trade; admin:
+    any)."""
     from tradebridge.api.key_issue import issue_api_key
     from tradebridge.api.security import Scope
     from tradebridge.domain.errors import ValidationFailed
@@ -469,8 +475,9 @@ def key_list(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """List API keys (revoked ones too): id, owner, prefix, scopes, account, times. Never
-    the keys themselves, which are not kept."""
+    """List API keys (revoked ones too): id, owner, prefix, scopes, account, times.
+
+    Never the keys themselves, which are not kept."""
     from tradebridge.store import users
 
     with _users_db(config, data_dir) as db, db.connect() as conn:
@@ -495,8 +502,9 @@ def key_revoke(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Revoke an API key, named by its id or its prefix (as `key list` shows them). It stops
-    working within seconds, also in a running server."""
+    """Revoke an API key, named by its id or its prefix (as `key list` shows them).
+
+    It stops working within seconds, also in a running server."""
     from tradebridge.store import users
 
     with _users_db(config, data_dir) as db, db.begin() as conn:
@@ -511,8 +519,9 @@ def key_revoke(
 
 @secret_app.command("rotate")
 def secret_rotate(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
-    """Replace the JWT signing secret of the data dir: every login token issued so far stops
-    working (running web workers notice within a second). API keys are not affected."""
+    """Replace the JWT signing secret of the data dir: earlier login tokens stop working.
+
+    Running web workers notice within a second. API keys are not affected."""
     from tradebridge.api.security import rotate_secret
     from tradebridge.bootstrap import secret_path
 
@@ -587,8 +596,9 @@ def rpc_keys(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Make CURVE key pairs for the engine link (one for the engine, one for the web) and
-    say which file goes where. Secret keys are never printed."""
+    """Make CURVE key pairs for the engine link and say which file goes where.
+
+    One pair for the engine, one for the web. Secret keys are never printed."""
     import json
 
     from tradebridge.rpc.curve import create_key_pairs
