@@ -164,7 +164,15 @@ def test_success_bodies_are_what_is_sent(document: dict[str, Any]) -> None:
             assert node["type"] == "number", node
     order = document["components"]["schemas"]["Order"]
     assert order["properties"]["limit_price"]["anyOf"][0] == {"type": "number", "format": "decimal"}
-    assert order["properties"]["created_at"] == {"type": "string", "format": "date-time"}
+    created = order["properties"]["created_at"]
+    assert (created["type"], created["format"]) == ("string", "date-time")
+    # Which clock each time is on: orders the engine's wall clock, quotes and trades the
+    # market's (the paper clock, which can be moved ahead).
+    assert "wall clock" in created["description"]
+    for name in ("Quote", "Trade"):
+        time = document["components"]["schemas"][name]["properties"]["time"]
+        assert time["format"] == "date-time"
+        assert "paper clock" in time["description"]
     assert set(order["required"]) == set(order["properties"])  # every field is always sent
     engine = document["components"]["schemas"]["EngineHealth"]
     assert "version" not in engine["required"]  # sent only when the engine answered

@@ -193,7 +193,7 @@ def _rpc_client(settings: Settings, link: WebEnd, metrics: Metrics | None) -> Rp
 async def _open_database(app: FastAPI, settings: Settings, link: WebEnd) -> None:
     """Open the database and start what needs it: authentication, the stream hub."""
     prepared = await asyncio.to_thread(prepare, settings)
-    announce_admin_password(prepared)  # a first run whose database was away until now
+    announce_admin_password(prepared, settings)  # a first run whose database was away until now
     engine: EngineClient = app.state.engine
     hub = StreamHub.from_settings(settings, link, prepared.db, QuoteInterest(engine.watch_quotes))
     try:
