@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.brokers.qmt.config import QmtSettings
 from tradebridge.domain.enums import TradingState
 from tradebridge.sections import Section
 
@@ -245,7 +246,15 @@ class PaperAccount(AccountBase):
     paper: PaperSettings = Field(default_factory=PaperSettings)
 
 
-BROKER_NAMES = ("paper",)
+class QmtAccount(AccountBase):
+    """MiniQMT through xtquant (`pip install 'tradebridge[qmt]'`; the engine runs on the
+    Windows host beside MiniQMT)."""
+
+    broker: Literal["qmt"]
+    qmt: QmtSettings
+
+
+BROKER_NAMES = ("paper", "qmt")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -257,7 +266,7 @@ def _broker_of(value: Any) -> str:
 
 
 AccountSettings = Annotated[
-    Annotated[PaperAccount, Tag("paper")],
+    Annotated[PaperAccount, Tag("paper")] | Annotated[QmtAccount, Tag("qmt")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",

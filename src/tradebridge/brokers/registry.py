@@ -28,6 +28,7 @@ class BrokerEntry:
 
 BROKERS: dict[str, BrokerEntry] = {  # the same names as `config.BROKER_NAMES`
     "paper": BrokerEntry("tradebridge.brokers.paper"),
+    "qmt": BrokerEntry("tradebridge.brokers.qmt", sdk="xtquant", extra="qmt"),
 }
 
 
