@@ -81,7 +81,10 @@ class MiniQmtProcess:
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
+            self._file.close()
             self._sock.close()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
         self.process.terminate()
         try:
             self.process.wait(10)
@@ -108,6 +111,9 @@ def standin_importable() -> Iterator[None]:
     try:
         yield
     finally:
+        xtdata = sys.modules.get("xtquant.xtdata")
+        if xtdata is not None:
+            xtdata.disconnect()
         sys.path.remove(str(STANDIN))
         for name in [n for n in sys.modules if _is_xtquant(n)]:
             del sys.modules[name]

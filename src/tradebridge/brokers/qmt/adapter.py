@@ -114,6 +114,8 @@ class QmtBroker(Broker):
         self._tables: Tables | None = None
         self._loop_sink: LoopSink | None = None
         self._remarks: OrderedDict[str, str] = OrderedDict()
+        self._told_ids: OrderedDict[str, None] = OrderedDict()
+        """MiniQMT ids of our orders whose pushes (with our id) reached the engine."""
         self._numbers = itertools.count(1)
         self._session: QmtSession | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -234,7 +236,10 @@ class QmtBroker(Broker):
         sink = self.sink
         if kind == "order":
             order_id = self._order_id_of(rec["order_remark"])
-            sink.on_order_update(reports.order_update(rec, tables, order_id))
+            update = reports.order_update(rec, tables, order_id)
+            if order_id is not None and update.broker_order_id is not None:
+                self._told(update.broker_order_id)
+            sink.on_order_update(update)
         elif kind == "trade":
             sink.on_fill(reports.fill(rec, tables, self._order_id_of(rec["order_remark"])))
         elif kind == "position":
@@ -302,6 +307,11 @@ class QmtBroker(Broker):
             self._remarks.popitem(last=False)
         return remark
 
+    def _told(self, broker_order_id: str) -> None:
+        self._told_ids[broker_order_id] = None
+        while len(self._told_ids) > KEPT_REMARKS:
+            self._told_ids.popitem(last=False)
+
     def _order_id_of(self, remark: str | None) -> str | None:
         return self._remarks.get(remark) if remark and is_ours(remark) else None
 
@@ -340,13 +350,14 @@ class QmtBroker(Broker):
             if broker_order_id is None:
                 await self._settle_refusal(session, order.id, answer["error_msg"], seq)
                 return
-            self.sink.on_order_update(
-                OrderUpdate(
-                    status=OrderStatus.PENDING_NEW,
-                    order_id=order.id,
-                    broker_order_id=broker_order_id,
+            if broker_order_id not in self._told_ids:  # else its pushes told the engine
+                self.sink.on_order_update(
+                    OrderUpdate(
+                        status=OrderStatus.PENDING_NEW,
+                        order_id=order.id,
+                        broker_order_id=broker_order_id,
+                    )
                 )
-            )
             error = session.order_errors.get(seq)
             if error is not None:  # accepted by MiniQMT, then refused by the counter
                 self.sink.on_order_update(

@@ -79,6 +79,8 @@ class Link:
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
+        if self._reader is None or self._reader is threading.current_thread():
+            self._file.close()  # else the reader closes it when it ends
 
     def _read(self) -> None:
         try:
@@ -89,5 +91,6 @@ class Link:
         finally:
             lost = not self._closed.is_set()
             self.close()
+            self._file.close()
             if lost:
                 self._on_closed()

@@ -284,6 +284,7 @@ class XtQuantTrader:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.executor.shutdown(wait=True)
         self.relaxed_resp_executor.shutdown(wait=True)
+        self.loop.close()  # (the real one leaves it open; closing it keeps tests warning-free)
 
     def connect(self):
         """0 when connected to MiniQMT, non-zero otherwise; once (nothing reconnects)."""
