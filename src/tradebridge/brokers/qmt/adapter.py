@@ -65,6 +65,7 @@ STRATEGY_NAME = "tradebridge"
 """`strategy_name` of every order: how the terminal shows where an order came from."""
 FIRST_CONNECT_S = 12.0
 SDK_IMPORT_S = 60.0
+CALENDAR_LOAD_S = 30.0
 WATCH_EVERY_S = 15.0
 """While connected, MiniQMT is asked for the asset this often; two unanswered in a row count
 as a lost connection (a MiniQMT that hangs says nothing)."""
@@ -605,6 +606,10 @@ class QmtBroker(Broker):
         return on_tick
 
     async def market_status(self) -> list[VenueStatus]:
+        # off the loop: the first call loads the exchange calendar (about a second)
+        return await self._data.run_within(CALENDAR_LOAD_S, self._venue_states)
+
+    def _venue_states(self) -> list[VenueStatus]:
         now = datetime.now(UTC)
         return [
             VenueStatus(venue=venue.value, status=state.status, broker_status=state.broker_status)
