@@ -8,7 +8,6 @@ take MiniQMT away and kill the engine."""
 import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -76,6 +75,10 @@ def place(api: httpx.Client, **body: Any) -> httpx.Response:
     return api.post(ORDERS, json={"symbol": "600000.SH", "side": "buy", **body})
 
 
+def trades_of(api: httpx.Client, order_id: str) -> list[Json]:
+    return list(api.get("/api/v1/accounts/qmt/trades", params={"order_id": order_id}).json())
+
+
 def trades_in(stream: StreamClient) -> int:
     return sum(1 for m in stream.received if m["type"] == "trade")
 
@@ -85,7 +88,9 @@ def qmt_connected(api: httpx.Client) -> bool:
     return bool(accounts["qmt"]["connected"])
 
 
-def test_the_account_connects_with_the_brokers_books(api: httpx.Client, sim: MiniQmtProcess) -> None:
+def test_the_account_connects_with_the_brokers_books(
+    api: httpx.Client, sim: MiniQmtProcess
+) -> None:
     accounts = {a["id"]: a for a in api.get("/api/v1/accounts").json()}
     qmt = accounts["qmt"]
     assert (qmt["broker"], qmt["connected"]) == ("qmt", True)
@@ -124,8 +129,7 @@ async def test_a_limit_buy_fills_in_two_parts(
     assert (filled["filled_qty"], filled["avg_fill_price"]) == (200, 9.99)
     (placed,) = sim.order_by_remark(remark_of(order_id))
     assert filled["broker_order_id"] == str(placed["order_id"])
-    listed = api.get("/api/v1/accounts/qmt/trades", params={"order_id": order_id}).json()
-    assert len(listed) == 2
+    assert len(trades_of(api, order_id)) == 2
 
 
 def test_cancel(api: httpx.Client, server: Server) -> None:
@@ -198,10 +202,7 @@ async def test_an_order_placed_in_the_terminal_shows_with_no_client_order_id(
     assert order_of(api, order["id"])["client_order_id"] is None
 
 
-@pytest.mark.anyio
-async def test_quotes_and_market_status(
-    api: httpx.Client, server: Server, token: str, sim: MiniQmtProcess
-) -> None:
+def test_quotes_and_market_status(api: httpx.Client, sim: MiniQmtProcess) -> None:
     sim.call("set_quote", code="000001.SZ", last="11.02", bid="11.01", ask="11.03", bid_size=800)
     params = {"symbols": "000001.SZ", "account": "qmt"}
     response = api.get("/api/v1/market/quotes", params=params)
@@ -210,8 +211,13 @@ async def test_quotes_and_market_status(
     assert (quote["last"], quote["bid"], quote["bid_size"]) == (11.02, 11.01, 800)
     response = api.get("/api/v1/market/status", params={"account": "qmt"})
     assert response.status_code == 200, response.text
-    venues = response.json()
-    assert {v["venue"] for v in venues} == {"SH", "SZ", "BJ"}
+    assert {v["venue"] for v in response.json()} == {"SH", "SZ", "BJ"}
+
+
+@pytest.mark.anyio
+async def test_quotes_stream_from_xtdata_pushes(
+    server: Server, token: str, sim: MiniQmtProcess
+) -> None:
     stream = await StreamClient.open(server, token)
     try:
         await stream.subscribe(["quotes:000001.SZ"], account="qmt")
@@ -262,12 +268,9 @@ def test_fills_while_the_engine_is_dead_are_booked_once_after_restart(
     filled = wait_status(api, server, order_id, "filled")
     assert filled["filled_qty"] == 300
 
-    def trades() -> list[Json]:
-        return list(api.get("/api/v1/accounts/qmt/trades", params={"order_id": order_id}).json())
-
-    assert sorted(t["qty"] for t in trades()) == [50, 100, 150]
+    assert sorted(t["qty"] for t in trades_of(api, order_id)) == [50, 100, 150]
     killed.add(kill_child(server, "engine"))  # and once more: nothing is booked twice
     wait_replaced(server, "engine", killed)
     wait_until(lambda: qmt_connected(api), "the account to reconnect", server)
-    assert sorted(t["qty"] for t in trades()) == [50, 100, 150]
+    assert sorted(t["qty"] for t in trades_of(api, order_id)) == [50, 100, 150]
     assert len(sim.state()["trades"]) == 5  # the two of the first test, these three
