@@ -205,6 +205,8 @@ class MiniQmt:
         self.accepting = True
         self.stalled = False
         self.next_orders: deque[Json] = deque()
+        self.remark_limit: int | None = None
+        """Remarks kept to this many characters (a counter's limit); None: whole."""
         self._order_ids = itertools.count(1_082_130_433)
         self._sysids = itertools.count(100_001)
         self._trade_ids = itertools.count(900_001)
@@ -370,7 +372,7 @@ class MiniQmt:
             price_type=int(message["price_type"]),
             price=Decimal(str(message["price"])),
             strategy_name=message.get("strategy_name", ""),
-            remark=message.get("order_remark", ""),
+            remark=message.get("order_remark", "")[: self.remark_limit],
             time=int(time.time()),
         )
         account.orders[order.order_id] = order
@@ -772,6 +774,11 @@ class MiniQmt:
         minus_one (refused: error, then a response with order id -1), minus_one_live (a -1
         response for an order that is in fact live), refuse (error_id, error_msg)."""
         self.next_orders.append(args)
+
+    def ctl_remark_limit(self, args: Json) -> None:
+        """Keep remarks of new orders to `length` characters (0: drop them), as some brokers'
+        counters do; `length` null: whole again."""
+        self.remark_limit = args.get("length")
 
     def ctl_fill(self, args: Json) -> Json:
         account, order = self._find(int(args["order_id"]))

@@ -159,6 +159,23 @@ async def test_a_lost_answer_is_an_unknown_outcome_found_by_remark(
     assert len(sim.order_by_remark(remark_of(order.id))) == 1
 
 
+async def test_an_order_whose_remark_the_counter_dropped_is_still_ours(
+    qmt: Started, sim: MiniQmtProcess
+) -> None:
+    sim.call("remark_limit", length=0)
+    order = an_order()
+    await qmt.broker.place_order(order)
+    sim.call("set_quote", code="600000.SH", last=10, ask="10.00", ask_size=200)
+    (fill,) = await until(lambda: qmt.sink.of("fill"), "the fill")
+    (placed,) = sim.orders()
+    assert placed["order_remark"] == ""
+    assert fill.order_id == order.id
+    updates = qmt.sink.of("order")
+    assert all(u.order_id == order.id and u.details is None for u in updates)
+    (listed,) = await qmt.broker.query_orders()
+    assert (listed.order_id, listed.details) == (order.id, None)
+
+
 async def test_cancel_and_a_refused_cancel(qmt: Started, sim: MiniQmtProcess) -> None:
     order = an_order()
     await qmt.broker.place_order(order)
@@ -213,6 +230,7 @@ async def test_an_unknown_xtquant_value_is_an_error_naming_it(
     order = an_order()
     await qmt.broker.place_order(order)
     (placed,) = sim.orders()
+    await until(lambda: qmt.sink.of("account"), "the pushes of the placement (the last: asset)")
     before = len(qmt.sink.calls)
     with caplog.at_level(logging.ERROR):
         sim.call("push", account="55001234", kind="order", data={**placed, "order_status": 99})

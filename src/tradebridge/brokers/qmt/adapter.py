@@ -23,7 +23,6 @@ import contextlib
 import importlib
 import itertools
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +42,14 @@ from tradebridge.brokers.paper.sessions import Sessions
 from tradebridge.brokers.qmt import reports
 from tradebridge.brokers.qmt.config import QmtSettings
 from tradebridge.brokers.qmt.contracts import contract_of, kind_of, quote_of
-from tradebridge.brokers.qmt.mapping import Tables, build_tables, is_ours, remark_of, to_code
+from tradebridge.brokers.qmt.identity import OrderIdentity
+from tradebridge.brokers.qmt.mapping import (
+    STRATEGY_NAME,
+    Tables,
+    build_tables,
+    remark_of,
+    to_code,
+)
 from tradebridge.brokers.qmt.session import QmtSession, Sdk
 from tradebridge.brokers.reconnect import Reconnector
 from tradebridge.brokers.threads import LoopSink, SdkExecutor
@@ -61,16 +67,12 @@ from tradebridge.domain.symbols import Market, venue_of
 
 log = logging.getLogger(__name__)
 
-STRATEGY_NAME = "tradebridge"
-"""`strategy_name` of every order: how the terminal shows where an order came from."""
 FIRST_CONNECT_S = 12.0
 SDK_IMPORT_S = 60.0
 CALENDAR_LOAD_S = 30.0
 WATCH_EVERY_S = 15.0
 """While connected, MiniQMT is asked for the asset this often; two unanswered in a row count
 as a lost connection (a MiniQMT that hangs says nothing)."""
-KEPT_REMARKS = 100_000
-"""Remarks of recent orders kept to find our order id again (the oldest are long answered)."""
 VENUE_SYMBOLS = ("600000.SH", "000001.SZ", "430047.BJ")
 """One symbol per venue QMT trades, for the market status of each."""
 
@@ -114,9 +116,7 @@ class QmtBroker(Broker):
         self._sdk: Sdk | None = None
         self._tables: Tables | None = None
         self._loop_sink: LoopSink | None = None
-        self._remarks: OrderedDict[str, str] = OrderedDict()
-        self._told_ids: OrderedDict[str, None] = OrderedDict()
-        """MiniQMT ids of our orders whose pushes (with our id) reached the engine."""
+        self._ours = OrderIdentity()
         self._numbers = itertools.count(1)
         self._session: QmtSession | None = None
         self._watchdog: asyncio.Task[None] | None = None
@@ -136,7 +136,7 @@ class QmtBroker(Broker):
 
     async def restore(self, snapshot: JournalSnapshot) -> None:
         for order in snapshot.open_orders:
-            self._remember(order.id)
+            self._ours.remember(order.id, order.broker_order_id)
 
     async def connect(self) -> None:
         self._loop_sink = LoopSink(self.sink, asyncio.get_running_loop())
@@ -144,7 +144,13 @@ class QmtBroker(Broker):
 
     async def _connect_once(self) -> str:
         if self._sdk is None:
-            self._sdk = await self._data.run_within(SDK_IMPORT_S, self._load)
+            try:
+                self._sdk = await self._data.run_within(SDK_IMPORT_S, self._load)
+            except ImportError as missing:
+                raise BrokerUnavailable(
+                    f"xtquant cannot be loaded here ({missing}): its trading part runs on "
+                    "Windows only; run the engine on the Windows host beside MiniQMT"
+                ) from None
             self._tables = build_tables(self._sdk.xtconstant)
         await self._drop_session()
         settings = self._settings
@@ -236,13 +242,13 @@ class QmtBroker(Broker):
     def _report(self, session: QmtSession, tables: Tables, kind: str, rec: reports.Record) -> None:
         sink = self.sink
         if kind == "order":
-            order_id = self._order_id_of(rec["order_remark"])
+            order_id = self._order_id_of(rec)
             update = reports.order_update(rec, tables, order_id)
             if order_id is not None and update.broker_order_id is not None:
-                self._told(update.broker_order_id)
+                self._ours.told(order_id, update.broker_order_id)
             sink.on_order_update(update)
         elif kind == "trade":
-            sink.on_fill(reports.fill(rec, tables, self._order_id_of(rec["order_remark"])))
+            sink.on_fill(reports.fill(rec, tables, self._order_id_of(rec)))
         elif kind == "position":
             sink.on_position(reports.position(rec))
         elif kind == "asset":
@@ -265,13 +271,17 @@ class QmtBroker(Broker):
 
     def _on_order_response(self, session: QmtSession, rec: reports.Record) -> None:
         seq = int(rec["seq"])
+        found = reports.broker_id(rec["order_id"])
+        placing = session.placing.get(seq)
+        if placing is not None and found is not None:
+            self._ours.learn(placing, found)  # before the pushes that may follow at once
         order_id = session.abandoned.pop(seq, None)
         if order_id is None:
             session.order_answers.deliver(seq, rec)
             return
         # the answer to a placement that was given up waiting for (the engine looks it up)
-        found = reports.broker_id(rec["order_id"])
         if found is not None:
+            self._ours.learn(order_id, found)
             pending = OrderStatus.PENDING_NEW
             self.sink.on_order_update(
                 OrderUpdate(status=pending, order_id=order_id, broker_order_id=found)
@@ -286,8 +296,9 @@ class QmtBroker(Broker):
         if seq in session.placing:
             session.order_errors[seq] = rec  # its place_order reports it
             return
-        order_id = self._order_id_of(rec.get("order_remark")) or session.abandoned.get(seq or -1)
         broker_order_id = reports.broker_id(rec["order_id"])
+        order_id = self._ours.order_id_of(rec["order_remark"], broker_order_id)
+        order_id = order_id or session.abandoned.get(seq or -1)
         if order_id is None and broker_order_id is None:
             log.warning("account %s: an order error for no known order: %s", self.account_id, rec)
             return
@@ -300,28 +311,15 @@ class QmtBroker(Broker):
             )
         )
 
-    def _remember(self, order_id: str) -> str:
-        remark = remark_of(order_id)
-        self._remarks[remark] = order_id
-        self._remarks.move_to_end(remark)
-        while len(self._remarks) > KEPT_REMARKS:
-            self._remarks.popitem(last=False)
-        return remark
-
-    def _told(self, broker_order_id: str) -> None:
-        self._told_ids[broker_order_id] = None
-        while len(self._told_ids) > KEPT_REMARKS:
-            self._told_ids.popitem(last=False)
-
-    def _order_id_of(self, remark: str | None) -> str | None:
-        return self._remarks.get(remark) if remark and is_ours(remark) else None
+    def _order_id_of(self, rec: reports.Record) -> str | None:
+        return self._ours.order_id_of(rec["order_remark"], reports.broker_id(rec["order_id"]))
 
     # ----------------------------------------------------------------- orders
 
     async def place_order(self, order: Order) -> None:
         session, tables = self._live()
         price_type, price = self._pricing(order, tables)
-        remark = self._remember(order.id)
+        remark = self._ours.remember(order.id)
         seq = await session.calls.run(
             session.trader.order_stock_async,
             session.account,
@@ -351,7 +349,7 @@ class QmtBroker(Broker):
             if broker_order_id is None:
                 await self._settle_refusal(session, order.id, answer["error_msg"], seq)
                 return
-            if broker_order_id not in self._told_ids:  # else its pushes told the engine
+            if not self._ours.engine_knows(broker_order_id):  # else its pushes told it
                 self.sink.on_order_update(
                     OrderUpdate(
                         status=OrderStatus.PENDING_NEW,
@@ -389,7 +387,7 @@ class QmtBroker(Broker):
     ) -> None:
         """MiniQMT answered -1: refused, unless it has the order after all (then it is live
         and reported as such). The order error, if it came, says why."""
-        found = await self._find_by_remark(session, remark_of(order_id), None)
+        found = await self._look_up(session, order_id, None)
         if found is not None and found.status is not OrderStatus.REJECTED:
             log.warning(
                 "account %s: MiniQMT answered -1 for order %s but has it (%s, %s): it is live",
@@ -469,29 +467,28 @@ class QmtBroker(Broker):
         rows = reports.records(
             await self._query(session, "query_stock_orders_async"), reports.ORDER_FIELDS
         )
-        return [
-            reports.broker_order(rec, tables, self._order_id_of(rec["order_remark"]))
-            for rec in rows
-        ]
+        return [reports.broker_order(rec, tables, self._order_id_of(rec)) for rec in rows]
 
     async def query_orders(self) -> list[BrokerOrder]:
         return await self._orders(*self._live())
 
     async def find_order(self, order: Order) -> BrokerOrder | None:
         session, _ = self._live()
-        return await self._find_by_remark(session, remark_of(order.id), order.broker_order_id)
+        return await self._look_up(session, order.id, order.broker_order_id)
 
-    async def _find_by_remark(
-        self, session: QmtSession, remark: str, broker_order_id: str | None
+    async def _look_up(
+        self, session: QmtSession, order_id: str, broker_order_id: str | None
     ) -> BrokerOrder | None:
+        """Our order `order_id` as MiniQMT has it, found by its remark (or MiniQMT's id)."""
         assert self._tables is not None
+        remark = remark_of(order_id)
         rows = reports.records(
             await self._query(session, "query_stock_orders_async"), reports.ORDER_FIELDS
         )
         for rec in rows:
-            ours = rec["order_remark"] == remark
-            if ours or (broker_order_id and reports.broker_id(rec["order_id"]) == broker_order_id):
-                return reports.broker_order(rec, self._tables, self._order_id_of(remark))
+            same = rec["order_remark"] == remark
+            if same or (broker_order_id and reports.broker_id(rec["order_id"]) == broker_order_id):
+                return reports.broker_order(rec, self._tables, order_id)
         return None
 
     async def query_trades(self) -> list[Fill]:
@@ -499,7 +496,7 @@ class QmtBroker(Broker):
         rows = reports.records(
             await self._query(session, "query_stock_trades_async"), reports.TRADE_FIELDS
         )
-        return [reports.fill(rec, tables, self._order_id_of(rec["order_remark"])) for rec in rows]
+        return [reports.fill(rec, tables, self._order_id_of(rec)) for rec in rows]
 
     async def query_positions(self) -> list[Position]:
         session, _ = self._live()

@@ -33,6 +33,15 @@ def is_ours(remark: str | None) -> bool:
     return bool(remark) and str(remark).startswith(REMARK_PREFIX)
 
 
+STRATEGY_NAME = "tradebridge"
+"""`strategy_name` of every order we place: how the terminal shows where an order came from,
+and how one of ours is still told apart should a counter drop its remark."""
+
+
+def placed_by_us(remark: str | None, strategy_name: str | None) -> bool:
+    return is_ours(remark) or strategy_name == STRATEGY_NAME
+
+
 def to_code(symbol: str) -> str:
     """Our canonical symbol as an xtquant stock code (the same text, SH/SZ/BJ only)."""
     if venue_of(symbol) not in VENUES:

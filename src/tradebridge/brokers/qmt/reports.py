@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tradebridge.brokers.base import BrokerOrder, Fill, OrderDetails, OrderUpdate
-from tradebridge.brokers.qmt.mapping import Tables, is_ours, to_symbol
+from tradebridge.brokers.qmt.mapping import Tables, placed_by_us, to_symbol
 from tradebridge.domain.enums import OrderStatus, OrderType
 from tradebridge.domain.models import AccountSummary, Balance, Position
 
@@ -165,8 +165,8 @@ def _reason(status: OrderStatus, rec: Record) -> str | None:
 
 
 def order_update(rec: Record, tables: Tables, order_id: str | None) -> OrderUpdate:
-    """An `XtOrder` push. `order_id`: ours, found by the remark (None if not ours or not
-    known); an order without our remark carries its `details`."""
+    """An `XtOrder` push. `order_id`: ours, found by the remark or MiniQMT's id (None if not
+    ours or not known); an order placed elsewhere carries its `details`."""
     status = tables.status.to_ours(rec["order_status"])
     return OrderUpdate(
         status=status,
@@ -174,7 +174,11 @@ def order_update(rec: Record, tables: Tables, order_id: str | None) -> OrderUpda
         broker_order_id=broker_id(rec["order_id"]),
         reason=_reason(status, rec),
         filled_qty=int(rec["traded_volume"] or 0),
-        details=None if is_ours(rec["order_remark"]) else order_details(rec, tables),
+        details=(
+            None
+            if placed_by_us(rec["order_remark"], rec["strategy_name"])
+            else order_details(rec, tables)
+        ),
     )
 
 
