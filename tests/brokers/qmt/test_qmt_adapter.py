@@ -176,6 +176,22 @@ async def test_an_order_whose_remark_the_counter_dropped_is_still_ours(
     assert (listed.order_id, listed.details) == (order.id, None)
 
 
+async def test_a_connection_lost_before_the_answer_leaves_the_outcome_unknown(
+    sim: MiniQmtProcess, standin: None
+) -> None:
+    qmt = await start_broker(sim, request_timeout_s=10)
+    try:
+        sim.call("next_order", how="drop_response")
+        order = an_order()
+        placing = asyncio.create_task(qmt.broker.place_order(order))
+        await until(lambda: sim.orders(), "MiniQMT to have the order")
+        sim.call("disconnect")
+        with pytest.raises(Timeout, match="looked up by its remark"):
+            await asyncio.wait_for(placing, 5)  # not BrokerUnavailable: it was sent
+    finally:
+        await qmt.broker.close()
+
+
 async def test_cancel_and_a_refused_cancel(qmt: Started, sim: MiniQmtProcess) -> None:
     order = an_order()
     await qmt.broker.place_order(order)

@@ -341,8 +341,8 @@ class QmtBroker(Broker):
             except TimeoutError:
                 session.abandon(seq, order.id)
                 raise Timeout(
-                    f"MiniQMT did not answer order {order.id} within {session.timeout_s:g} s; "
-                    f"it is looked up by its remark {remark}",
+                    f"MiniQMT did not answer order {order.id} (within {session.timeout_s:g} s, "
+                    f"or before the connection closed); it is looked up by its remark {remark}",
                     {"remark": remark},
                 ) from None
             broker_order_id = reports.broker_id(answer["order_id"])
@@ -445,9 +445,7 @@ class QmtBroker(Broker):
         try:
             answer = await session.cancel_answers.wait(seq, session.timeout_s)
         except TimeoutError:
-            raise Timeout(
-                f"MiniQMT did not answer the cancel of order {order.id} in time"
-            ) from None
+            raise Timeout(f"MiniQMT did not answer the cancel of order {order.id}") from None
         if int(answer["cancel_result"]) != 0:
             reason = answer["error_msg"] or "no reason given"
             raise NotCancelable(f"MiniQMT refused to cancel order {order.id}: {reason}")

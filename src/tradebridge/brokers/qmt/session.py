@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from tradebridge.brokers.qmt.config import QmtSettings
 from tradebridge.brokers.threads import LoopSink, SdkExecutor
-from tradebridge.domain.errors import BrokerUnavailable, Timeout
+from tradebridge.domain.errors import Timeout
 
 log = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -71,9 +71,11 @@ class Answers(Generic[V]):
             self._waiting.pop(seq, None)
 
     def close(self) -> None:
+        """The session is over: its waiters get no answer (`TimeoutError`, as when MiniQMT
+        is silent: their requests were sent, their outcome is unknown)."""
         for waiter in self._waiting.values():
             if not waiter.done():
-                waiter.set_exception(BrokerUnavailable("the connection to MiniQMT was closed"))
+                waiter.set_exception(TimeoutError("the connection to MiniQMT was closed"))
         self._waiting.clear()
 
 
@@ -107,14 +109,15 @@ class QmtSession:
     async def open(self, callbacks: Any) -> None:
         """Build the trader on the session's thread, start it, connect and subscribe the
         account; raise (with MiniQMT's answer) if any step fails."""
-        self.trader, self.account = await self.calls.run_within(
-            CONNECT_TIMEOUT_S, self._build, callbacks
-        )
+        await self.calls.run_within(CONNECT_TIMEOUT_S, self._build, callbacks)
 
-    def _build(self, callbacks: Any) -> tuple[Any, Any]:  # on the session's thread
+    def _build(self, callbacks: Any) -> None:  # on the session's thread
+        """Sets `trader` at once, so that `close` stops it even if whoever waited for the
+        connection gave up (both run on this one thread, in turn)."""
         settings = self.settings
         trader = self.sdk.xttrader.XtQuantTrader(settings.userdata_path, self.session_id, callbacks)
         trader.start()
+        self.trader = trader
         try:
             result = trader.connect()
             if result != 0:
@@ -132,19 +135,24 @@ class QmtSession:
                     "logged in with this account"
                 )
         except BaseException:
+            self.trader = None
             with contextlib.suppress(Exception):
                 trader.stop()
             raise
-        return trader, account
+        self.account = account
+
+    def _stop(self) -> None:  # on the session's thread, after any `_build`
+        trader, self.trader = self.trader, None
+        if trader is not None:
+            trader.stop()
 
     async def close(self) -> None:
         self.order_answers.close()
         self.cancel_answers.close()
-        if self.trader is not None:
-            try:
-                await self.calls.run(self.trader.stop)
-            except Exception as failed:  # the session is over either way
-                log.info("MiniQMT session %d: stopping the trader failed: %r", self.number, failed)
+        try:
+            await self.calls.run(self._stop)
+        except Exception as failed:  # the session is over either way
+            log.info("MiniQMT session %d: stopping the trader failed: %r", self.number, failed)
         self.calls.close()
 
     async def query(self, loop_sink: LoopSink, method: str, *args: Any) -> Any:
