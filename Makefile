@@ -11,22 +11,23 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Runtime install; re-done when pyproject.toml changes.
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Runtime install with the Python client (client/, its own distribution, which the trader
+# commands of the CLI use); re-done when a pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml client/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e . -e ./client
 	touch $@
 
 # Runtime plus what the tests, linters and type checker need.
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml client/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e ./client
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
 	$(BIN)/tradebridge serve
 
 check: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench client examples
+	$(BIN)/ruff format --check src tests bench client examples
 	$(BIN)/mypy
 
 # Debian's Chromium, the browser the page tests (tests/web) drive, with a font for Chinese.

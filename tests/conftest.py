@@ -39,10 +39,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_config(directory: Path, extra: str = "", database_url: str | None = None) -> Path:
+def write_config(
+    directory: Path,
+    extra: str = "",
+    database_url: str | None = None,
+    *,
+    private_link: bool = False,
+) -> Path:
     """A config with free ports for the web, the RPC link and the event bus, and a paper
     account whose prices move only when a test sets them; the database is `database_url`,
-    or SQLite under the data dir. Rate limits are off unless `extra` has `[rate_limits]`."""
+    or SQLite under the data dir. Rate limits are off unless `extra` has `[rate_limits]`.
+    `private_link`: no engine addresses, so `serve` uses its default (the data dir's)."""
     database = f'[database]\nurl = "{database_url}"' if database_url else ""
     # Tests place orders as fast as they can; those about rate limits give their own section.
     rate_limits = "" if "[rate_limits]" in extra else "[rate_limits]\nenabled = false"
@@ -58,8 +65,8 @@ host = "127.0.0.1"
 port = {free_port()}
 
 [engine]
-rpc_address = "tcp://127.0.0.1:{free_port()}"
-events_address = "tcp://127.0.0.1:{free_port()}"
+{"" if private_link else f'rpc_address = "tcp://127.0.0.1:{free_port()}"'}
+{"" if private_link else f'events_address = "tcp://127.0.0.1:{free_port()}"'}
 heartbeat_ms = 200
 
 [[accounts]]

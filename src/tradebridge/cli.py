@@ -183,6 +183,8 @@ def web(
     """
     import uvicorn
 
+    from tradebridge.api.server_protocol import GuardedHttpProtocol, GuardedWebSocketProtocol
+    from tradebridge.api.stream.messages import MAX_CLIENT_MESSAGE
     from tradebridge.bootstrap import announce_admin_password
 
     settings = _settings(config, data_dir, host, port, workers)
@@ -209,7 +211,13 @@ def web(
         port=settings.server.port,
         workers=settings.server.workers,
         loop="auto",
-        http="httptools",
+        http=GuardedHttpProtocol,
+        ws=GuardedWebSocketProtocol,
+        # A larger client message is refused (closed 1009) before it is buffered.
+        ws_max_size=MAX_CLIENT_MESSAGE,
+        # Forwarded headers are read by the app, from `trusted_proxies` only (uvicorn's own
+        # middleware would believe any process on this host, or $FORWARDED_ALLOW_IPS).
+        proxy_headers=False,
         access_log=False,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
@@ -574,6 +582,16 @@ def rpc_keys(
         "On another host: write the paths where the copied files are.",
     ]
     typer.echo("\n".join(lines))
+
+
+def _register_more() -> None:
+    from tradebridge import cli_strategy, cli_trade
+
+    cli_trade.register(app)
+    cli_strategy.register(app)
+
+
+_register_more()
 
 
 def main() -> None:

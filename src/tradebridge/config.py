@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Self
 import limits
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Discriminator,
     Field,
     SecretStr,
@@ -33,6 +34,7 @@ from pydantic_settings import (
 from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.brokers.qmt.config import QmtSettings
 from tradebridge.domain.enums import TradingState
+from tradebridge.domain.money import plain_decimal_input
 from tradebridge.sections import Section
 
 ENV_PREFIX = "TRADEBRIDGE_"
@@ -40,6 +42,21 @@ ENV_PREFIX = "TRADEBRIDGE_"
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which key of which file and why."""
+
+
+def _proxy_address(value: str) -> str:
+    """An IP address or network, as the proxy-headers check compares them."""
+    try:
+        if "/" in value:
+            return str(ipaddress.ip_network(value, strict=False))
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8, ::1)"
+        ) from None
+
+
+ProxyAddress = Annotated[str, AfterValidator(_proxy_address)]
 
 
 class ServerSettings(Section):
@@ -59,11 +76,34 @@ class ServerSettings(Section):
     stream_max_symbols: int = Field(default=1_000, ge=1)
     """WebSocket stream: quote symbols one connection may subscribe to."""
     stream_max_connections: int = Field(default=10_000, ge=1)
-    """WebSocket stream: open connections per web worker; more are closed with 1013."""
+    """WebSocket stream: authenticated connections per web worker; more are closed with
+    1013."""
+    stream_max_pending: int = Field(default=256, ge=1)
+    """WebSocket stream: connections per web worker waiting for their `auth` message, counted
+    apart from `stream_max_connections` (so unauthenticated sockets cannot take the places of
+    authenticated ones); more are closed with 1013. Credentials in the upgrade request
+    (`?token=`, a header) are checked at once and need no such place."""
     stream_send_buffer: int = Field(default=65_536, ge=4_096)
     """WebSocket stream: bytes the kernel may hold for one client (SO_SNDBUF). Beyond that,
     messages wait in the server's own queues, where quotes are conflated and the backlog
     bound applies (the kernel would otherwise hold megabytes of stale quotes)."""
+    trusted_proxies: list[ProxyAddress] = Field(default_factory=list)
+    """Reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed: addresses
+    or networks (`"127.0.0.1"`, `"10.0.0.0/8"`, `"::1"`). Empty (the default): the client
+    address is always the peer's, and those headers are ignored."""
+    max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    """HTTP: request line and headers of one request, in bytes; a larger head is answered
+    431 and the connection closed before the rest is read."""
+    request_read_timeout_ms: int = Field(default=10_000, ge=100)
+    """HTTP: a request must arrive whole (request line, headers and body) within this time of
+    its first byte (of the connection, for its first request); a slower one is answered 408
+    and its connection closed."""
+    login_concurrency: int = Field(default=1, ge=1, le=64)
+    """Password checks (argon2, 64 MiB and most of the CPU each) run at once per web worker;
+    further logins wait in a queue."""
+    login_queue: int = Field(default=16, ge=0, le=10_000)
+    """Logins that may wait for a password check per web worker; beyond it a login is
+    answered 429 `rate_limited` with `Retry-After` at once."""
 
 
 class DatabaseSettings(Section):
@@ -196,23 +236,36 @@ class AuthSettings(Section):
         return secret
 
 
+Count = Annotated[int, Field(strict=True, ge=1, le=10**12)]
+Notional = Annotated[
+    Decimal,
+    BeforeValidator(plain_decimal_input),
+    Field(gt=0, le=10**18, decimal_places=8, allow_inf_nan=False),
+]
+Percentage = Annotated[
+    Decimal,
+    BeforeValidator(plain_decimal_input),
+    Field(gt=0, le=10_000, decimal_places=8, allow_inf_nan=False),
+]
+
+
 class RiskSettings(Section):
     """Pre-trade limits of one account (`[accounts.risk]`; unset: no limit) and its trading
     state. `PUT /accounts/{id}/risk` changes them at run time; changes are stored and win over
     these values. Notionals are price x qty x multiplier in the instrument's currency, at the
     order's limit price (a market order: the last price)."""
 
-    max_order_qty: int | None = Field(default=None, ge=1, strict=True)
+    max_order_qty: Count | None = None
     """Largest quantity of one order."""
-    max_order_notional: Decimal | None = Field(default=None, gt=0)
+    max_order_notional: Notional | None = None
     """Largest notional of one order."""
-    max_orders_per_second: int | None = Field(default=None, ge=1, strict=True)
+    max_orders_per_second: Count | None = None
     """Orders accepted on the account within any one second."""
-    max_open_orders: int | None = Field(default=None, ge=1, strict=True)
+    max_open_orders: Count | None = None
     """Orders open on the account at once (a new one is refused at this count)."""
-    price_band_pct: Decimal | None = Field(default=None, gt=0)
+    price_band_pct: Percentage | None = None
     """A limit price further than this percentage from the last price is refused."""
-    max_position_notional: Decimal | None = Field(default=None, gt=0)
+    max_position_notional: Notional | None = None
     """Largest value of one symbol's position (per side for futures) if the order and the
     account's other working orders that add to it all filled."""
     trading_state: TradingState = TradingState.ACTIVE

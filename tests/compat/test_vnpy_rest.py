@@ -455,3 +455,15 @@ def test_the_guides_health_check_runs_as_written(server: Server) -> None:
     response = httpx.get(f"{server.base_url}/health", timeout=5)
     assert response.status_code == 200
     assert response.json()["status"] in ("ok", "degraded")
+
+
+def test_a_body_refused_before_its_route_runs_is_in_vnpys_shape(trader: WebTrader) -> None:
+    body = '{"symbol": "600519", "exchange": "SSE", "volume": 1180591620717411303424}'
+    r = httpx.post(
+        f"{trader.base_url}/order",
+        content=body,
+        headers={**trader.headers, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "validation_error"
+    assert r.json()["detail"] == r.json()["error"]["message"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from tradebridge.brokers.base import Broker, BrokerSink
 from tradebridge.brokers.registry import create_broker
@@ -45,8 +45,12 @@ async def start_harness(
     upgrade(db)
     published: list[StagedEvent] = []
     commits: list[int] = []
-    event.listen(db, "commit", lambda conn: commits.append(1))
-    journal = Journal(db, on_committed=published.extend, inline=inline)
+
+    def committed(events: list[StagedEvent]) -> None:  # once per journal transaction
+        published.extend(events)
+        commits.append(1)
+
+    journal = Journal(db, on_committed=committed, inline=inline)
     account = AccountRuntime(
         settings or PaperAccount(id="paper"),
         broker_factory=factory,

@@ -72,6 +72,12 @@ async def test_the_order_is_committed_before_the_broker_sees_it(tmp_path: Path) 
     seen_by_broker: list[str | None] = []
 
     class WitnessBroker(PaperBroker):
+        """A broker outside the process (it does not rebuild itself from the journal)."""
+
+        capabilities = msgspec.structs.replace(
+            PaperBroker.capabilities, restores_from_journal=False
+        )
+
         async def place_order(self, order: Order) -> None:
             with harness_db.connect() as conn:
                 status = conn.execute(
@@ -90,6 +96,16 @@ async def test_the_order_is_committed_before_the_broker_sees_it(tmp_path: Path) 
     finally:
         await stop_harness(harness)
     assert seen_by_broker == ["pending_new"]
+
+
+async def test_a_paper_order_and_its_fill_commit_together(harness: Harness) -> None:
+    """The paper broker is rebuilt from the journal: nothing outside the process can know an
+    order the journal lost, so it needs no commit of its own before it is sent."""
+    before = len(harness.commits)
+    placed = await harness.account.place(buy())
+    assert placed.order.status is OrderStatus.FILLED
+    await harness.journal.drain()
+    assert len(harness.commits) - before == 1
 
 
 async def test_concurrent_retries_create_one_order(harness: Harness) -> None:

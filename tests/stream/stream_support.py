@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import socket
@@ -235,6 +236,8 @@ class StreamClient:
     def __init__(self, ws: websockets.ClientConnection) -> None:
         self.ws = ws
         self.received: list[dict[str, Any]] = []
+        self.held: collections.deque[dict[str, Any]] = collections.deque()
+        """Account events `until` read past, given out again by the next reads."""
         OPEN.append(self)
 
     @classmethod
@@ -264,6 +267,8 @@ class StreamClient:
 
     async def recv(self, within: float = 5) -> dict[str, Any]:
         """The next message other than a server ping (which is answered)."""
+        if self.held:
+            return self.held.popleft()
         deadline = time.monotonic() + within
         while True:
             raw = await asyncio.wait_for(self.ws.recv(), max(deadline - time.monotonic(), 0))
@@ -287,12 +292,20 @@ class StreamClient:
     async def until(
         self, predicate: Callable[[dict[str, Any]], bool], within: float = 5
     ) -> dict[str, Any]:
-        """Read until a message satisfies `predicate`; return it."""
+        """Read until a message satisfies `predicate`; return it. Account events read on the
+        way are held for the next reads (waiting for a status must not lose an event that came
+        before it); other messages passed over are dropped."""
         deadline = time.monotonic() + within
-        while True:
-            message = await self.recv(max(deadline - time.monotonic(), 0.01))
-            if predicate(message):
-                return message
+        passed: list[dict[str, Any]] = []
+        try:
+            while True:
+                message = await self.recv(max(deadline - time.monotonic(), 0.01))
+                if predicate(message):
+                    return message
+                if message["type"] in ACCOUNT_TYPES:
+                    passed.append(message)
+        finally:
+            self.held.extendleft(reversed(passed))
 
     async def events_until(
         self, predicate: Callable[[dict[str, Any]], bool], within: float = 10

@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from sqlalchemy.exc import OperationalError
@@ -23,17 +24,26 @@ from tradebridge.api.compat.vnpy import install as install_vnpy
 from tradebridge.api.deps import Authenticator, httptrading_tokens
 from tradebridge.api.encoding import MsgspecResponse
 from tradebridge.api.engine_client import EngineClient
-from tradebridge.api.errors import error_response, install_error_handlers
+from tradebridge.api.errors import (
+    error_response,
+    install_error_handlers,
+    install_websocket_not_found,
+)
+from tradebridge.api.forwarded import TrustedProxies
+from tradebridge.api.json_bodies import StrictJsonBodies
 from tradebridge.api.measured_rpc import MeasuredRpcClient
 from tradebridge.api.metrics import Metrics, sample_app_state, use_multiprocess_dir
 from tradebridge.api.observe import Observer
+from tradebridge.api.openapi.reference import install_reference
 from tradebridge.api.page import install_page
-from tradebridge.api.rate_limit import RateLimits
+from tradebridge.api.password_checks import PasswordChecks
+from tradebridge.api.rate_limit import UNCOUNTED_PATHS, RateLimits
 from tradebridge.api.redaction import install_token_redaction
 from tradebridge.api.routers.metrics import METRICS_PATH
 from tradebridge.api.routers.metrics import router as metrics_router
 from tradebridge.api.routers.v1 import router as v1_router
 from tradebridge.api.security import TokenIssuer
+from tradebridge.api.server_protocol import lifespan_state
 from tradebridge.api.stream import StreamHub
 from tradebridge.api.stream import router as stream_router
 from tradebridge.api.stream.messages import CloseCode
@@ -77,7 +87,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     link = web_end(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         rpc = _rpc_client(settings, link, metrics)
         await rpc.start()
         # Give a starting engine a moment, so the first requests do not fail needlessly;
@@ -91,7 +101,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
             opening = asyncio.create_task(_open_database_later(app, settings, link, exc))
         sampling = asyncio.create_task(_sample_metrics(app)) if metrics_dir and metrics else None
         try:
-            yield
+            yield lifespan_state(settings.server)  # for the server's protocols
         finally:
             for task in (opening, sampling):
                 if task is not None:
@@ -112,6 +122,11 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=MsgspecResponse,
+        # A trailing slash is a 404 like any unknown path: Starlette's redirect would send
+        # the client to a Location built from its own Host header.
+        redirect_slashes=False,
+        docs_url=None,  # served from the package instead of a CDN (`install_reference`)
+        redoc_url=None,
     )
     app.state.db = None
     app.state.stream = None
@@ -123,7 +138,8 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     token = settings.metrics.token
     app.state.metrics_token = token.get_secret_value() if token is not None else None
     # Outermost last: Observer (request id, metrics, access log, audit) sees every answer,
-    # refusals of the layers below included.
+    # refusals of the layers below included, with the client address TrustedProxies found.
+    app.add_middleware(StrictJsonBodies)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(
         RateLimits,
@@ -132,6 +148,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     )
     app.add_middleware(UntilDatabaseOpen)
     app.add_middleware(Observer, metrics=metrics, access_log=settings.access_log)
+    app.add_middleware(TrustedProxies, proxies=settings.server.trusted_proxies)
     install_error_handlers(app)
     app.add_exception_handler(OperationalError, _database_error)
     app.include_router(v1_router)
@@ -142,10 +159,19 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     if metrics is not None:
         app.include_router(metrics_router)
     install_page(app)
+    install_websocket_not_found(app)
     install_token_redaction()
 
-    openapi.install(app)
+    openapi.install(app, _edge_errors)
+    install_reference(app, app.openapi_url or "/openapi.json")
     return app
+
+
+def _edge_errors(path: str) -> tuple[str, ...]:
+    """What the middleware may answer on a documented path before its route runs: the rate
+    limits and the wait for the database (`UntilDatabaseOpen`)."""
+    edge = () if path in UNCOUNTED_PATHS else ("rate_limited",)
+    return edge if path in (HEALTH_PATH, METRICS_PATH) else (*edge, "engine_unavailable")
 
 
 def _rpc_client(settings: Settings, link: WebEnd, metrics: Metrics | None) -> RpcClient:
@@ -176,6 +202,7 @@ async def _open_database(app: FastAPI, settings: Settings, link: WebEnd) -> None
         ),
         prepared.db,
         httptrading_tokens(settings),
+        PasswordChecks(settings.server.login_concurrency, settings.server.login_queue),
     )
     metrics: Metrics | None = app.state.metrics
     audit = AuditWriter(

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.login_throttle import LoginThrottle
+from tradebridge.api.openapi import raises
+from tradebridge.api.password_checks import PasswordChecks, PasswordChecksBusy
 from tradebridge.api.security import (
     API_KEY_PREFIX,
     ROLE_SCOPES,
@@ -23,7 +25,7 @@ from tradebridge.api.security import (
     password_fingerprint,
     verify_password,
 )
-from tradebridge.config import Settings
+from tradebridge.config import ServerSettings, Settings
 from tradebridge.domain.errors import RateLimited, Unauthorized
 from tradebridge.store import users
 
@@ -65,9 +67,15 @@ class Authenticator:
         tokens: TokenIssuer,
         db: Engine,
         httptrading: Mapping[str, str] | None = None,
+        password_checks: PasswordChecks | None = None,
     ) -> None:
+        """`password_checks`: by default as many as `[server]`'s defaults allow."""
         self.tokens = tokens
         self.login_throttle = LoginThrottle()
+        if password_checks is None:
+            defaults = ServerSettings()
+            password_checks = PasswordChecks(defaults.login_concurrency, defaults.login_queue)
+        self._password_checks = password_checks
         self.db = db
         self._httptrading = {
             api_key_hash(token): account for token, account in (httptrading or {}).items()
@@ -156,8 +164,9 @@ class Authenticator:
         """A token for a user whose password is right.
 
         Raises `RateLimited` (`details.retry_after`: seconds) while failed logins for this
-        username or from this client are over the limits of `login_throttle`, and
-        `Unauthorized` for a wrong username or password (both take the same time).
+        username or from this client are over the limits of `login_throttle`, or while as
+        many password checks as allowed are running and waiting; and `Unauthorized` for a
+        wrong username or password (both take the same time).
         """
         wait = self.login_throttle.admit(username, client)
         if wait is not None:
@@ -165,7 +174,14 @@ class Authenticator:
                 f"too many failed logins; try again in {wait} s", {"retry_after": wait}
             )
         try:
-            record = await run_in_threadpool(self._check_password, username, password)
+            record = await self._password_checks.run(
+                lambda: self._check_password(username, password)
+            )
+        except PasswordChecksBusy:
+            self.login_throttle.finish(username, client, succeeded=None)
+            raise RateLimited(
+                "too many logins at once; try again in 1 s", {"retry_after": 1}
+            ) from None
         except BaseException:
             self.login_throttle.finish(username, client, succeeded=None)
             raise
@@ -184,9 +200,45 @@ class Authenticator:
         return record if verify_password(record.password_hash, password) else None
 
 
+LOGIN_PATH = "/api/v1/auth/token"
+
+# The credentials the API takes, declared for the OpenAPI document (and so for the
+# "Authorize" button of /docs). They refuse nothing: `Authenticator.authenticate` reads the
+# headers and answers 401 itself, in our error shape.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="A login token (`POST /api/v1/auth/token`) or an API key (`tbk_...`).",
+    auto_error=False,
+)
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="apiKey",
+    description="An API key (`tradebridge key create` or `POST /api/v1/keys`).",
+    auto_error=False,
+)
+PASSWORD = OAuth2PasswordBearer(
+    tokenUrl=LOGIN_PATH,
+    scheme_name="login",
+    description="A username and password, exchanged for a token at `/api/v1/auth/token`.",
+    auto_error=False,
+)
+
+
+async def _credentials(
+    _bearer: Annotated[object, Depends(BEARER)],
+    _key: Annotated[object, Depends(API_KEY)],
+    _login: Annotated[object, Depends(PASSWORD)],
+) -> None:
+    """The credential schemes of every authenticated route (for the document only)."""
+
+
+Credentials = Depends(_credentials)
+
+
 # Dependencies are `async def` so FastAPI runs them on the loop, not in a thread pool.
 
 
+@raises("engine_unavailable", "broker_unavailable", "timeout")
 async def _engine(request: Request) -> EngineClient:
     engine: EngineClient = request.app.state.engine
     return engine
@@ -197,7 +249,8 @@ async def _authenticator(request: Request) -> Authenticator:
     return authenticator
 
 
-async def _principal(request: Request) -> Principal:
+@raises("unauthorized")
+async def _principal(request: Request, _: Annotated[None, Credentials]) -> Principal:
     authenticator: Authenticator = request.app.state.authenticator
     return authenticator.authenticate(request)
 
@@ -206,6 +259,7 @@ def _scoped(scope: Scope) -> object:
     """The caller, if they have `scope`; on a route with an `{account}` in its path, also if
     they may act on that account (a key bound to another one may not)."""
 
+    @raises("forbidden")
     async def dependency(
         request: Request, principal: Annotated[Principal, Depends(_principal)]
     ) -> Principal:

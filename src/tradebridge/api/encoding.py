@@ -3,13 +3,13 @@
 from typing import Any
 
 import msgspec
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 _encoder = msgspec.json.Encoder(decimal_format="number")
 
 
-class MsgspecResponse(Response):
-    media_type = "application/json"
+class MsgspecResponse(JSONResponse):
+    """A JSON response (so FastAPI documents it as one), rendered by msgspec."""
 
     def render(self, content: Any) -> bytes:
         return _encoder.encode(content)

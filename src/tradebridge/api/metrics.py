@@ -210,8 +210,9 @@ class Metrics:
 
     # ------------------------------------------------------------------ exposition
 
-    def render(self) -> tuple[bytes, str]:
-        """The text exposition format, and its content type."""
+    def render(self, account: str | None = None) -> tuple[bytes, str]:
+        """The text exposition format, and its content type. With `account`, only the series
+        of that account (those labelled with it): what a caller bound to it may see."""
         prom = self._prom
         registry: prometheus_client.CollectorRegistry = self.registry
         if self._multiprocess_dir is not None:
@@ -221,7 +222,27 @@ class Metrics:
             multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
                 registry, path=str(self._multiprocess_dir)
             )
+        if account is not None:
+            return prom.generate_latest(_OneAccount(registry, account)), prom.CONTENT_TYPE_LATEST
         return prom.generate_latest(registry), prom.CONTENT_TYPE_LATEST
+
+
+class _OneAccount:
+    """The series of `source` labelled with one account; families left empty are dropped."""
+
+    def __init__(self, source: prometheus_client.CollectorRegistry, account: str) -> None:
+        self._source = source
+        self._account = account
+
+    def collect(self) -> Iterable[prometheus_client.Metric]:
+        from prometheus_client import Metric
+
+        for family in self._source.collect():
+            samples = [s for s in family.samples if s.labels.get("account") == self._account]
+            if samples:
+                kept = Metric(family.name, family.documentation, family.type, family.unit)
+                kept.samples = samples
+                yield kept
 
 
 def sample_app_state(state: Any) -> None:

@@ -31,7 +31,7 @@ from tradebridge.config import RateLimitSettings
 ORDERS_PATH = re.compile(r"^/api/v1/accounts/([^/]+)/orders$")
 """Placing an order: `POST` here counts on the account's order limit."""
 UNCOUNTED_PATHS = frozenset(
-    {"/api/v1/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    {"/api/v1/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
 )
 
 

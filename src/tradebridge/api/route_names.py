@@ -50,10 +50,24 @@ class _Documented:
 
 
 def _documented_route(scope: Scope) -> RouteName:
+    for documented in _documented(scope):
+        if documented.method == scope["method"]:
+            found = documented.pattern.match(scope["path"])
+            if found:
+                return RouteName(documented.template, documented.summary, found.groupdict())
+    return RouteName()
+
+
+def documented_methods(scope: Scope) -> list[str]:
+    """The methods the OpenAPI document lists for the path of `scope` (for `Allow`)."""
+    return [d.method for d in _documented(scope) if d.pattern.match(scope["path"])]
+
+
+def _documented(scope: Scope) -> list[_Documented]:
     app = scope.get("app")
     openapi = getattr(app, "openapi", None)
     if app is None or openapi is None:
-        return RouteName()
+        return []
     table: list[_Documented] | None = getattr(app.state, "documented_routes", None)
     if table is None:  # read from the app's OpenAPI schema on first need
         table = app.state.documented_routes = [
@@ -61,9 +75,4 @@ def _documented_route(scope: Scope) -> RouteName:
             for template, operations in openapi().get("paths", {}).items()
             for method, op in operations.items()
         ]
-    for documented in table:
-        if documented.method == scope["method"]:
-            found = documented.pattern.match(scope["path"])
-            if found:
-                return RouteName(documented.template, documented.summary, found.groupdict())
-    return RouteName()
+    return table

@@ -3,15 +3,32 @@
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from tradebridge.domain.enums import Offset, OrderType, Side, TimeInForce
 from tradebridge.domain.errors import ValidationFailed
+from tradebridge.domain.money import plain_decimal_input
 from tradebridge.domain.orders import OrderRequest
 from tradebridge.domain.symbols import parse_symbol
 
-Price = Annotated[Decimal, Field(gt=0, max_digits=20, decimal_places=8, allow_inf_nan=False)]
-Quantity = Annotated[int, Field(strict=True, gt=0, le=10**12)]
+MAX_QTY = 10**12
+
+Price = Annotated[
+    Decimal,
+    BeforeValidator(plain_decimal_input),
+    Field(gt=0, max_digits=20, decimal_places=8, allow_inf_nan=False),
+]
+Quantity = Annotated[int, Field(strict=True, gt=0, le=MAX_QTY)]
+Size = Annotated[int, Field(strict=True, ge=0, le=MAX_QTY)]
+"""Shares or lots displayed at a price level."""
 
 
 def _symbol(value: str) -> str:
@@ -55,8 +72,8 @@ class SetQuoteBody(BaseModel):
     last: Price
     bid: Price | None = None
     ask: Price | None = None
-    bid_size: Annotated[int, Field(strict=True, ge=0)] | None = None
-    ask_size: Annotated[int, Field(strict=True, ge=0)] | None = None
+    bid_size: Size | None = None
+    ask_size: Size | None = None
     pre_close: Price | None = None
 
     _canonical_symbol = field_validator("symbol")(_symbol)

@@ -176,7 +176,9 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     """Historical bars through `bars()`."""
     time_in_force: frozenset[TimeInForce] = frozenset(TimeInForce)
     restores_from_journal: bool = False
-    """The adapter keeps its books in memory and rebuilds them from the journal's fills."""
+    """The adapter keeps its books in memory and rebuilds them from the journal's fills: a
+    simulator that nothing outside the process knows (the paper broker). The engine then
+    commits a new order together with what the broker did with it, in one commit."""
 
 
 class BrokerSink(Protocol):

@@ -59,9 +59,17 @@ class PayloadTooLarge(TradebridgeError):
 
 
 class ValidationFailed(TradebridgeError):
-    """The input is well-formed but a field is invalid; `details` names the field."""
+    """The input is well-formed but a field is invalid.
+
+    `details` always has `field` (the first invalid field) and `errors` (each invalid field
+    as `{field, message}`), however the error was found: one shape for clients to read."""
 
     code = "validation_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        given = details or {}
+        errors = given.get("errors") or [{"field": given.get("field", "body"), "message": message}]
+        super().__init__(message, {**given, "field": errors[0]["field"], "errors": errors})
 
 
 class OrderRejected(TradebridgeError):

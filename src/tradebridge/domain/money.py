@@ -1,8 +1,26 @@
 """Decimal money and price helpers. Floats never carry money."""
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 CENT = Decimal("0.01")
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+
+
+def plain_decimal_input(value: Any) -> Any:
+    """`value` if it is a number or a plain decimal text (`1400`, `1400.50`, `-3.5`); a
+    ValueError for other texts. Python's `Decimal` also reads `1_500`, `1e3`, other scripts'
+    digits (`١٥٠٠`) and surrounding spaces: no client means those as a price. Booleans are
+    refused too (JSON `true` is not 1)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+        raise ValueError(
+            f"{value[:40]!r} is not a plain decimal: send a JSON number or a text like "
+            '"1400.50" (digits, one optional point, no spaces, exponent or separators)'
+        )
+    return value
 
 
 def to_decimal(value: Decimal | int | str) -> Decimal:

@@ -50,6 +50,14 @@ MARKET_CURRENCY: dict[Market, str] = {
     Market.CN_FUTURES: "CNY",
 }
 
+MARKET_TIMEZONE: dict[Market, str] = {
+    Market.CN_STOCK: "Asia/Shanghai",
+    Market.HK_STOCK: "Asia/Hong_Kong",
+    Market.US_STOCK: "America/New_York",
+    Market.CN_FUTURES: "Asia/Shanghai",
+}
+"""Where each market's clock is: its sessions and trading dates are in this time zone."""
+
 _TICKER_PATTERNS: dict[Market, re.Pattern[str]] = {
     Market.CN_STOCK: re.compile(r"[0-9]{6}"),
     Market.HK_STOCK: re.compile(r"[0-9]{5}"),
@@ -62,9 +70,16 @@ def parse_symbol(text: str) -> str:
     """Return the canonical form of `text`, or raise `ValidationFailed` saying what is wrong.
 
     The venue may be given in any case; US tickers are upper-cased; futures tickers keep the
-    exchange's own case (SHFE `cu2601`, CZCE `SR601`, CFFEX `IF2601`).
+    exchange's own case (SHFE `cu2601`, CZCE `SR601`, CFFEX `IF2601`). Nothing else is
+    forgiven: no surrounding spaces or newlines, ASCII only (`"AAPL.US\n"` is refused, and so
+    is a venue like `ſh` that only upper-cases to `SH`).
     """
-    ticker, sep, venue_text = text.strip().rpartition(".")
+    if not text.isascii() or not text.isprintable() or text != text.strip():
+        raise ValidationFailed(
+            f"symbol {text!r} has spaces or characters no symbol has (e.g. 600519.SH)",
+            {"field": "symbol", "value": text},
+        )
+    ticker, sep, venue_text = text.rpartition(".")
     if not sep or not ticker:
         raise ValidationFailed(
             f"symbol {text!r} is not of the form TICKER.VENUE (e.g. 600519.SH)",

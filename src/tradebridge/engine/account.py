@@ -296,12 +296,21 @@ class AccountRuntime:
             self._ledger.stage_new(order)
             self._ledger.store(order)
             recorded = True
-            try:
-                await self._journal.commit()
-            except BaseException:
-                self._ledger.forget(order)
-                raise
-            await self._send(order)
+            if not self.broker.capabilities.restores_from_journal:
+                try:  # durable before any broker outside this process can have it
+                    await self._journal.commit()
+                except BaseException:
+                    self._ledger.forget(order)
+                    raise
+                await self._send(order)
+            else:
+                # A simulator rebuilt from the journal (paper) keeps the order only if this
+                # commit lands: the order and what the broker did with it commit together.
+                try:
+                    await self._send(order)
+                except EngineUnavailable:  # the journal failed: the engine stops, nothing kept
+                    self._ledger.forget(order)
+                    raise
         finally:
             if not recorded:
                 self._ledger.orders.by_client_id.pop(client_order_id, None)

@@ -17,17 +17,21 @@ METRICS_PATH = "/metrics"
 
 @router.get(METRICS_PATH, include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Needs `Authorization: Bearer <[metrics] token>`, or an admin's token or API key."""
+    """Needs `Authorization: Bearer <[metrics] token>`, or an admin's token or API key. An
+    admin key bound to an account reads only the series of that account."""
+    account = None
     if not _has_metrics_token(request):
         if getattr(request.app.state, "authenticator", None) is None:
             return error_response(
                 "engine_unavailable", "the database cannot be reached; send the metrics token"
             )
         authenticator: Authenticator = request.app.state.authenticator
-        authenticator.authenticate(request).require(Scope.ADMIN)
+        principal = authenticator.authenticate(request)
+        principal.require(Scope.ADMIN)
+        account = principal.account
     registry: Metrics = request.app.state.metrics
     sample_app_state(request.app.state)
-    body, content_type = registry.render()
+    body, content_type = registry.render(account)
     return Response(body, media_type=content_type)
 
 

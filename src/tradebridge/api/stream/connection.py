@@ -230,7 +230,7 @@ class Connection:
             self._push(error_message(refused.code, refused.message, refused.details, id=refused.id))
 
     def _account(self, requested: str | None, request_id: RequestId, *, check: bool) -> str:
-        account = requested or self.hub.accounts[0]
+        account = requested or self.principal.account or self.hub.accounts[0]
         if account not in self.hub.accounts:
             raise OpError("not_found", f"no account {account!r}", {"account": account}, request_id)
         if check:

@@ -45,16 +45,19 @@ async def stream(websocket: WebSocket) -> None:
     query_token = take_query_token(websocket.scope)
     await websocket.accept()
     limit_send_buffer(websocket, hub.limits.send_buffer)
+    try:
+        principal = await _authenticate(websocket, hub, query_token)
+    except Exception:
+        log.exception("stream: authentication failed")
+        await refuse(websocket, CloseCode.INTERNAL_ERROR, "internal_error", "internal error")
+        return
+    if principal is None:
+        return
     if not hub.admit():
-        await refuse(
-            websocket,
-            CloseCode.TRY_AGAIN_LATER,
-            "too_many_connections",
-            "too many connections; try again later",
-        )
+        await _refuse_crowded(websocket, "too many connections")
         return
     try:
-        await _serve(websocket, hub, query_token)
+        await _serve(websocket, hub, principal)
     except Exception:
         log.exception("stream: connection failed")
         await refuse(websocket, CloseCode.INTERNAL_ERROR, "internal_error", "internal error")
@@ -62,10 +65,13 @@ async def stream(websocket: WebSocket) -> None:
         hub.release()
 
 
-async def _serve(websocket: WebSocket, hub: StreamHub, query_token: str | None) -> None:
-    principal = await _authenticate(websocket, hub, query_token)
-    if principal is None:
-        return
+async def _refuse_crowded(websocket: WebSocket, what: str) -> None:
+    await refuse(
+        websocket, CloseCode.TRY_AGAIN_LATER, "too_many_connections", f"{what}; try again later"
+    )
+
+
+async def _serve(websocket: WebSocket, hub: StreamHub, principal: Principal) -> None:
     connection = Connection(hub, principal, websocket.send_text)
     hub.register(connection)
     for text in hub.status_messages(connection):
@@ -87,19 +93,30 @@ async def _serve(websocket: WebSocket, hub: StreamHub, query_token: str | None) 
 
 
 async def _read_loop(websocket: WebSocket, connection: Connection) -> None:
-    try:
-        while True:
+    """Hand each client message to the connection until the client goes away. A message the
+    connection fails on (a bug) closes the socket with 1011, properly."""
+    while True:
+        try:
             received = await websocket.receive()
-            if received["type"] == "websocket.disconnect":
-                break
-            raw = received.get("text")
-            if raw is None:
-                raw = received.get("bytes") or b""
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("stream: reading from the client failed")
+            break
+        if received["type"] == "websocket.disconnect":
+            break
+        raw = received.get("text")
+        if raw is None:
+            raw = received.get("bytes") or b""
+        try:
             connection.handle(raw)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("stream: reading from the client failed")
+        except Exception:
+            log.exception("stream: a client message failed")
+            reason = "internal error"
+            connection.abort(
+                CloseCode.INTERNAL_ERROR, reason, error_message("internal_error", reason)
+            )
+            return
     connection.client_gone()
 
 
@@ -114,7 +131,7 @@ async def _authenticate(
         elif _has_credential_header(websocket.scope):
             principal = authenticator.authenticate(_http_request(list(websocket.scope["headers"])))
         else:
-            token = await _auth_message(websocket, hub.limits.auth_timeout_s)
+            token = await _auth_message_in_turn(websocket, hub)
             if token is None:
                 return None
             principal = authenticate_token(authenticator, token)
@@ -126,6 +143,19 @@ async def _authenticate(
         await refuse(websocket, CloseCode.FORBIDDEN, "forbidden", refused.message)
         return None
     return principal
+
+
+async def _auth_message_in_turn(websocket: WebSocket, hub: StreamHub) -> str | None:
+    """`_auth_message`, awaited in one of the places the hub keeps for sockets that have yet
+    to authenticate (credentials in the upgrade request need none: they are checked at
+    once)."""
+    if not hub.admit_pending():
+        await _refuse_crowded(websocket, "too many connections waiting to authenticate")
+        return None
+    try:
+        return await _auth_message(websocket, hub.limits.auth_timeout_s)
+    finally:
+        hub.release_pending()
 
 
 async def _auth_message(websocket: WebSocket, timeout_s: float) -> str | None:

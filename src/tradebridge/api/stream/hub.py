@@ -118,6 +118,7 @@ class StreamLimits:
     backlog: int = 10_000
     max_symbols: int = 1_000
     max_connections: int = 10_000
+    max_pending: int = 256
     send_buffer: int = 65_536
 
     @classmethod
@@ -128,6 +129,7 @@ class StreamLimits:
             backlog=server.stream_backlog,
             max_symbols=server.stream_max_symbols,
             max_connections=server.stream_max_connections,
+            max_pending=server.stream_max_pending,
             send_buffer=server.stream_send_buffer,
         )
 
@@ -168,6 +170,7 @@ class StreamHub:
         self.interest = interest
         self._broker_status: dict[str, str] = {}
         self._open = 0
+        self._pending = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -233,7 +236,8 @@ class StreamHub:
     # ----------------------------------------------------------------- connections
 
     def admit(self) -> bool:
-        """Count a new socket in; False when the worker already has as many as allowed."""
+        """Count an authenticated socket in; False when the worker already has as many as
+        allowed."""
         if self._open >= self.limits.max_connections:
             return False
         self._open += 1
@@ -241,6 +245,18 @@ class StreamHub:
 
     def release(self) -> None:
         self._open -= 1
+
+    def admit_pending(self) -> bool:
+        """Count in a socket that has yet to authenticate, apart from the authenticated ones
+        (so unauthenticated clients cannot take their places); False when the worker already
+        has as many as allowed."""
+        if self._pending >= self.limits.max_pending:
+            return False
+        self._pending += 1
+        return True
+
+    def release_pending(self) -> None:
+        self._pending -= 1
 
     def register(self, listener: Listener) -> None:
         """An authenticated connection: it gets status messages and heartbeats from now on."""

@@ -45,7 +45,8 @@ RequestId = str | int | None
 """Optional `id` of an operation, echoed in the reply (`subscribed`, `pong`, `error`)."""
 
 Channel = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-SeqNumber = Annotated[int, msgspec.Meta(ge=0)]
+SeqNumber = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+"""As the database stores it (64-bit)."""
 
 
 class AuthOp(msgspec.Struct, tag_field="op", tag="auth", forbid_unknown_fields=True):
@@ -86,7 +87,8 @@ class PongOp(msgspec.Struct, tag_field="op", tag="pong", forbid_unknown_fields=T
 Op = AuthOp | SubscribeOp | UnsubscribeOp | ResumeOp | PingOp | PongOp
 OP_NAMES: Final = frozenset({"auth", "subscribe", "unsubscribe", "resume", "ping", "pong"})
 MAX_CLIENT_MESSAGE = 64 * 1024
-"""Bytes; a larger client message is refused with an error (and the socket stays open)."""
+"""Bytes; the server (uvicorn's `ws_max_size`) closes a socket with 1009 on the header of a
+larger message, before reading it."""
 
 _decode_any = msgspec.json.Decoder().decode
 
@@ -106,12 +108,12 @@ class OpError(Exception):
 
 def parse_op(raw: str | bytes) -> Op:
     """The operation in one client message, or `OpError` (`bad_request`, `unknown_op`)."""
-    if len(raw) > MAX_CLIENT_MESSAGE:
-        raise OpError("bad_request", f"messages are limited to {MAX_CLIENT_MESSAGE} bytes")
     try:
         value = _decode_any(raw)
     except msgspec.DecodeError:
         raise OpError("bad_request", "the message is not valid JSON") from None
+    except RecursionError:  # the decoder's guard against deep nesting ([[[[...]]]])
+        raise OpError("bad_request", "the message is nested too deeply") from None
     if not isinstance(value, dict):
         raise OpError("bad_request", 'send a JSON object such as {"op": "ping"}')
     request_id = value.get("id")

@@ -77,11 +77,11 @@ from tradebridge.brokers.paper.market import QuoteBoard
 from tradebridge.brokers.paper.matching import Execution, executable, rests
 from tradebridge.brokers.paper.portfolio import Portfolio
 from tradebridge.brokers.paper.replay import book_fill, reopen
-from tradebridge.brokers.paper.rules import check_order
+from tradebridge.brokers.paper.rules import check_order, price_band
 from tradebridge.brokers.paper.sessions import Sessions, SessionState
 from tradebridge.brokers.paper.tickets import Ticket
 from tradebridge.brokers.paper.universe import build_universe
-from tradebridge.brokers.paper.walk import RandomWalk
+from tradebridge.brokers.paper.walk import RandomWalk, min_price, snap_to_ladder
 from tradebridge.domain.enums import (
     ConnectionState,
     Direction,
@@ -107,6 +107,8 @@ DAY_REFERENCE = "600519.SH"
 MAX_CLOCK_MOVE = timedelta(days=3653)
 """The furthest one `advance_clock(to=...)` goes: ten years (a clock near the year 9999 would
 overflow every date computed from it)."""
+LATEST_CLOCK = datetime(2200, 1, 1, tzinfo=UTC)
+"""The paper clock never passes this, however many moves add up."""
 MARKET_SAVE_INTERVAL_S = 5.0
 """How often the moving random-walk market is saved for a restart."""
 
@@ -474,6 +476,45 @@ class PaperBroker(Broker):
         self._match(symbol)
         return quote
 
+    def replay_price(
+        self, symbol: str, price: Decimal, *, pre_close: Decimal | None = None
+    ) -> Quote:
+        """Move the market of `symbol` to a traded price of recorded history, for a backtest:
+        the quote goes to `price` (sides one tick either way, the depth last set, a deep
+        book) and resting orders that now cross fill, as with `set_quote`, but the quote is
+        neither pushed nor saved (a backtest replays many and keeps no state).
+
+        The price is first put on the tick ladder (half up) and inside today's limits: a
+        recorded price beyond a limit (adjusted history, a data error) is taken as the limit,
+        where the market would have stopped; compare the answer's `last` to see it was.
+        `pre_close` sets the base of the limits (the first price of a symbol). Raises
+        `NotFound` for an unknown symbol.
+        """
+        instrument = self._instruments.get(symbol)
+        if instrument is None:
+            raise NotFound(f"{symbol} is not traded by the paper broker")
+        if not instrument.ticks.is_on_tick(price):
+            price = max(snap_to_ladder(instrument.ticks, price), min_price(instrument.ticks))
+        band = (
+            self._market.band(symbol)
+            if pre_close is None
+            else price_band(instrument.ticks, pre_close, instrument.contract.price_limit_pct)
+        )
+        if band is not None:
+            price = min(max(price, band.lower), band.upper)
+        quote = self._market.set(symbol, last=price, pre_close=pre_close, deep=True)
+        self._match(symbol)
+        return quote
+
+    def has_resting(self, symbol: str) -> bool:
+        """Whether orders of `symbol` rest, waiting for the market to cross them."""
+        return bool(self._resting.get(symbol))
+
+    @property
+    def trading_day(self) -> date:
+        """The account's trading day (Shanghai's), as the last `tick` saw it."""
+        return self._trading_day
+
     def advance_clock(
         self,
         *,
@@ -489,10 +530,11 @@ class PaperBroker(Broker):
         """
         now = self._clock()
         if to is not None:
-            if to.tzinfo is not None and to - now > MAX_CLOCK_MOVE:
+            if to.tzinfo is not None and (to - now > MAX_CLOCK_MOVE or to >= LATEST_CLOCK):
                 raise ValidationFailed(
-                    f"the paper clock moves at most {MAX_CLOCK_MOVE.days} days at once; "
-                    f"{to.isoformat()} is further from the paper time {now.isoformat()}",
+                    f"the paper clock moves at most {MAX_CLOCK_MOVE.days} days at once and "
+                    f"stays before {LATEST_CLOCK.year}; {to.isoformat()} is further from the "
+                    f"paper time {now.isoformat()}",
                     {"field": "to", "value": to.isoformat(), "now": now.isoformat()},
                 )
             target = to

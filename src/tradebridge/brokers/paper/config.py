@@ -50,8 +50,10 @@ class ContractRow(Section):
     @field_validator("symbol")
     @classmethod
     def _canonical_symbol(cls, value: str) -> str:
+        """Spaces around a symbol in the operator's own file are forgiven (the API's input
+        is not)."""
         try:
-            return parse_symbol(value)
+            return parse_symbol(value.strip())
         except ValidationFailed as exc:  # pydantic reports ValueErrors with the key's path
             raise ValueError(exc.message) from None
 

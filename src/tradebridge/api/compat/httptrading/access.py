@@ -11,14 +11,23 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyHeader
 
 from tradebridge.api.compat.httptrading.envelope import INSTANCE_PARAM
 from tradebridge.api.compat.httptrading.instances import Instance, instances_of
-from tradebridge.api.deps import Authenticator
+from tradebridge.api.deps import Authenticator, Credentials
+from tradebridge.api.openapi import raises
 from tradebridge.api.security import Principal, Scope
 from tradebridge.domain.errors import NotFound, Unauthorized
 
 TOKEN_HEADER = "HT-TOKEN"
+INSTANCE_TOKEN = APIKeyHeader(
+    name=TOKEN_HEADER,
+    scheme_name="htToken",
+    description="A token of the httptrading instance (`[[accounts]] httptrading_tokens`).",
+    auto_error=False,
+)
+"""For the OpenAPI document; `_principal` reads the header."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +40,7 @@ class Access:
         return self.instance.account
 
 
+@raises("not_found")
 async def _instance(
     request: Request, instance_id: Annotated[str, Path(alias=INSTANCE_PARAM)]
 ) -> Instance:
@@ -53,8 +63,12 @@ def _principal(request: Request, instance: Instance) -> Principal:
 
 
 def _allowed(scope: Scope) -> object:
+    @raises("unauthorized", "forbidden")
     async def dependency(
-        request: Request, instance: Annotated[Instance, Depends(_instance)]
+        request: Request,
+        instance: Annotated[Instance, Depends(_instance)],
+        _token: Annotated[object, Depends(INSTANCE_TOKEN)],
+        _credentials: Annotated[None, Credentials],
     ) -> Access:
         principal = _principal(request, instance)
         principal.require(scope, instance.account)

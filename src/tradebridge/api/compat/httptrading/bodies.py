@@ -3,12 +3,13 @@
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from tradebridge.api.compat.httptrading.contracts import Region, symbol_of
 from tradebridge.domain.enums import OrderType, Side, TimeInForce
 from tradebridge.domain.errors import ValidationFailed
+from tradebridge.domain.money import plain_decimal_input
 from tradebridge.domain.orders import OrderRequest
 
 TradeType = Literal["Securities"]
@@ -41,7 +42,14 @@ class HttptradingPlaceOrder(BaseModel):
     region: Region
     ticker: Code | None = None
     symbol: Code | None = None
-    price: Annotated[Decimal, Field(ge=0, max_digits=20, decimal_places=8)] | None = None
+    price: (
+        Annotated[
+            Decimal,
+            BeforeValidator(plain_decimal_input),
+            Field(ge=0, max_digits=20, decimal_places=8, allow_inf_nan=False),
+        ]
+        | None
+    ) = None
     qty: Annotated[int, Field(strict=True, gt=0, le=10**12)]
     order_type: Literal["Limit", "Market"] = Field("Limit", alias="orderType")
     time_in_force: Literal["DAY", "GTC"] = Field("DAY", alias="timeInForce")

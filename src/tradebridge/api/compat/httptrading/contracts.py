@@ -51,7 +51,6 @@ HK_CODE_DIGITS = 5
 
 def symbol_of(region: Region, code: str) -> str:
     """Our canonical symbol for `code` in `region`; `ValidationFailed` naming the field."""
-    code = code.strip()
     ticker, dot, suffix = code.rpartition(".")
     if dot and ticker and suffix.upper() in {v.value for v in REGION_VENUES[region]}:
         return parse_symbol(code)  # already our form, on a venue of the region

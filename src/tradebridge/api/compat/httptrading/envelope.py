@@ -18,9 +18,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tradebridge.api import openapi
 from tradebridge.api.compat.httptrading.instances import Instance, instances_of
 from tradebridge.api.encoding import json_response
-from tradebridge.api.errors import STATUS_BY_CODE
+from tradebridge.api.errors import STATUS_BY_CODE, validation_message
 from tradebridge.domain.errors import TradebridgeError
 from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
 
@@ -41,7 +42,6 @@ _ENVELOPE_SCHEMA: dict[str, Any] = {
         "brokerDisplay": {"type": ["string", "null"]},
         "time": {"type": "string", "format": "date-time"},
         "ex": {"type": ["string", "null"], "description": "null, or what went wrong"},
-        "error": {"type": "object", "description": "On failure: code, message, details"},
     },
     "additionalProperties": True,
 }
@@ -50,12 +50,18 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The envelope and the route's fields (document 002)",
         "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}},
     },
-    "4XX": {
-        "description": "The envelope with `ex` and `error` (API.md §3 codes)",
-        "content": {"application/json": {"schema": _ENVELOPE_SCHEMA}},
+}
+"""The OpenAPI answer of every route of the dialect; its errors are documented per route."""
+FAILURE_SCHEMA: dict[str, Any] = {
+    **_ENVELOPE_SCHEMA,
+    "description": "A failure: the envelope with the message in `ex`, and the error object",
+    "required": [*_ENVELOPE_SCHEMA["required"], "error"],
+    "properties": {
+        **_ENVELOPE_SCHEMA["properties"],
+        "ex": {"type": "string"},
+        "error": {"$ref": "#/components/schemas/ErrorInfo"},
     },
 }
-"""The OpenAPI answers of every route of the dialect."""
 
 
 def envelope(instance: Instance | None, ex: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -111,9 +117,10 @@ def _validation(request: Request, exc: RequestValidationError) -> tuple[str, str
             f"send the body as JSON with Content-Type: application/json (got {content_type!r})",
             {},
         )
-    fields = [{"field": _field(e["loc"]), "message": e["msg"]} for e in errors]
+    fields = [{"field": _field(e["loc"]), "message": validation_message(e)} for e in errors]
     first = fields[0]
-    return "validation_error", f"{first['field']}: {first['message']}", {"errors": fields}
+    details = {"field": first["field"], "errors": fields}
+    return "validation_error", f"{first['field']}: {first['message']}", details
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -135,3 +142,6 @@ class EnvelopeRoute(APIRoute):
                 return failure(request, exc)
 
         return enveloped
+
+
+openapi.shape(EnvelopeRoute, "HttptradingFailure", FAILURE_SCHEMA)

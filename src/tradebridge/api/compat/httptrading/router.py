@@ -27,6 +27,7 @@ from tradebridge.api.compat.httptrading.objects import (
     venue_status,
 )
 from tradebridge.api.deps import EngineDep
+from tradebridge.api.openapi import raises
 from tradebridge.domain.errors import NotFound
 from tradebridge.domain.symbols import venue_of
 
@@ -42,6 +43,7 @@ async def ping(access: Reading, engine: EngineDep) -> Response:
 
 
 @router.get(f"{BASE}/market/quote", summary="httptrading: quote snapshot")
+@raises("not_found")  # a symbol the account does not trade
 async def quote(
     access: Reading,
     engine: EngineDep,
@@ -69,6 +71,7 @@ async def market_state(access: Reading, engine: EngineDep) -> Response:
 
 
 @router.get(f"{BASE}/cash/state", summary="httptrading: available cash")
+@raises("not_found")  # a currency the account does not hold
 async def cash_state(
     access: Reading,
     engine: EngineDep,
@@ -94,6 +97,7 @@ async def position_state(access: Reading, engine: EngineDep) -> Response:
 
 
 @router.post(f"{BASE}/order/place", summary="httptrading: place an order")
+@raises("order_rejected")
 async def place_order(
     access: Trading, engine: EngineDep, body: HttptradingPlaceOrder, request: Request
 ) -> Response:
@@ -102,6 +106,7 @@ async def place_order(
 
 
 @router.post(f"{BASE}/order/cancel", summary="httptrading: cancel an order")
+@raises("not_cancelable")
 async def cancel_order(
     access: Trading, engine: EngineDep, body: HttptradingCancelOrder
 ) -> Response:

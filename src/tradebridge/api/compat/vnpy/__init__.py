@@ -12,6 +12,7 @@ root, as a thin translation over the engine calls of /api/v1.
 from fastapi import FastAPI
 
 from tradebridge.api.compat.vnpy.dialect import VnpyDialect
+from tradebridge.api.compat.vnpy.errors import vnpy_error
 from tradebridge.api.compat.vnpy.router import router
 from tradebridge.api.compat.vnpy.ws import router as ws_router
 from tradebridge.config import Settings
@@ -28,3 +29,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.order_paths = {**order_paths, "/order": dialect.account}
     app.include_router(router)
     app.include_router(ws_router)
+    # Bodies refused before a route runs (`json_bodies`) are answered in vnpy's shape too.
+    shapes = getattr(app.state, "error_shapes", [])
+    app.state.error_shapes = [*shapes, (list(router.routes), vnpy_error)]

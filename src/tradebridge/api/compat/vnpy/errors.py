@@ -15,8 +15,9 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tradebridge.api import openapi
 from tradebridge.api.encoding import json_response
-from tradebridge.api.errors import STATUS_BY_CODE
+from tradebridge.api.errors import STATUS_BY_CODE, validation_message
 from tradebridge.domain.errors import TradebridgeError
 from tradebridge.store.failures import DATABASE_ERRORS, database_error_reason
 
@@ -53,7 +54,10 @@ def error_answer(exc: TradebridgeError) -> Response:
 def validation_answer(exc: RequestValidationError) -> Response:
     """422 with FastAPI's list of field errors (without the input, which may hold anything
     the client sent)."""
-    errors = [{"type": e["type"], "loc": list(e["loc"]), "msg": _message(e)} for e in exc.errors()]
+    errors = [
+        {"type": e["type"], "loc": list(e["loc"]), "msg": validation_message(e)}
+        for e in exc.errors()
+    ]
     fields = [
         {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "message": e["msg"]}
         for e in errors
@@ -62,16 +66,9 @@ def validation_answer(exc: RequestValidationError) -> Response:
     return vnpy_error(
         "validation_error",
         f"{first['field']}: {first['message']}",
-        {"errors": fields},
+        {"field": first["field"], "errors": fields},
         detail=errors,
     )
-
-
-def _message(error: Any) -> str:
-    """pydantic prefixes the text of a `ValueError` raised by a validator with
-    "Value error, "; the text alone says it."""
-    text = str(error["msg"])
-    return text.removeprefix("Value error, ")
 
 
 class VnpyRoute(APIRoute):
@@ -97,3 +94,17 @@ class VnpyRoute(APIRoute):
                 return vnpy_error("engine_unavailable", DATABASE_DOWN)
 
         return answer
+
+
+openapi.shape(
+    VnpyRoute,
+    "VnpyError",
+    {
+        "type": "object",
+        "description": "FastAPI's `detail` (a text, or the list of field errors of a 422), as "
+        "vnpy_webtrader answers, beside the error object of API.md §3",
+        "required": ["detail", "error"],
+        "properties": {"detail": {}, "error": {"$ref": "#/components/schemas/ErrorInfo"}},
+    },
+    unreadable_body="validation_error",  # FastAPI's 422 `json_invalid`, as vnpy answers
+)

@@ -207,9 +207,12 @@ EXCHANGE_VENUE: dict[VnExchange, Venue] = {
 
 
 def read_exchange(text: str) -> VnExchange:
-    """A vnpy exchange code, in any case; `ValueError` naming the known ones otherwise."""
+    """A vnpy exchange code, in any case (ASCII, no spaces); `ValueError` naming the known
+    ones otherwise."""
     try:
-        return VnExchange(text.strip().upper())
+        if not text.isascii():
+            raise ValueError(text)
+        return VnExchange(text.upper())
     except ValueError:
         known = ", ".join(e.value for e in VnExchange)
         raise ValueError(f"{text!r} is not a vnpy exchange; use one of {known}") from None
@@ -217,7 +220,7 @@ def read_exchange(text: str) -> VnExchange:
 
 def canonical_symbol(ticker: str, exchange: VnExchange) -> str:
     """Our symbol for vnpy's `symbol` + `exchange`; `ValidationFailed` for a bad ticker."""
-    return parse_symbol(f"{ticker.strip()}.{EXCHANGE_VENUE[exchange].value}")
+    return parse_symbol(f"{ticker}.{EXCHANGE_VENUE[exchange].value}")
 
 
 def read_vt_symbol(vt_symbol: str) -> str:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tradebridge.api.compat.placing import dialect_client_order_id
 from tradebridge.api.compat.vnpy.mapping import (
     OFFSET_VN,
     POSITION_DIRECTION,
@@ -195,6 +196,8 @@ _DEPTH_KEYS = (
 
 def _reference(order: Order) -> str:
     """vnpy's free-text `reference` is not kept; an order placed with a `client_order_id`
-    of its own (through /api/v1) shows that instead, one without shows nothing."""
+    of its own (through /api/v1) shows that instead, one without (or placed here) nothing."""
     cid = order.client_order_id
-    return "" if cid is None or cid == order.id else cid
+    if cid is None or cid == order.id or dialect_client_order_id(cid, "vnpy"):
+        return ""
+    return cid

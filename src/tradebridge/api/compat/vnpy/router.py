@@ -12,13 +12,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from tradebridge.api.compat.placing import place_without_client_id
 from tradebridge.api.compat.vnpy.dialect import VnpyDialect
 from tradebridge.api.compat.vnpy.errors import VnpyRoute
 from tradebridge.api.compat.vnpy.mapping import is_futures, read_vt_symbol
 from tradebridge.api.compat.vnpy.requests import VnpyOrderBody
-from tradebridge.api.deps import Authenticator, AuthenticatorDep, EngineDep
+from tradebridge.api.deps import Authenticator, AuthenticatorDep, Credentials, EngineDep
 from tradebridge.api.encoding import json_response
 from tradebridge.api.engine_client import EngineClient
+from tradebridge.api.openapi import raises
 from tradebridge.api.routers.v1.health import health as v1_health
 from tradebridge.api.security import Principal, Scope
 from tradebridge.domain.enums import Offset
@@ -42,7 +44,10 @@ DialectDep = Annotated[VnpyDialect, Depends(_dialect)]
 def _caller(scope: Scope) -> Any:
     """The caller, if they have `scope` on the dialect's account."""
 
-    async def dependency(request: Request, dialect: DialectDep) -> Principal:
+    @raises("unauthorized", "forbidden")
+    async def dependency(
+        request: Request, dialect: DialectDep, _: Annotated[None, Credentials]
+    ) -> Principal:
         authenticator: Authenticator = request.app.state.authenticator
         principal = authenticator.authenticate(request)
         principal.require(scope, dialect.account)
@@ -60,6 +65,7 @@ def _answer(dialect: VnpyDialect, value: Any) -> Response:
 
 
 @router.post("/token", summary="Log in (vnpy WebTrader)")
+@raises("unauthorized", "rate_limited")
 async def token(
     request: Request,
     authenticator: AuthenticatorDep,
@@ -74,6 +80,7 @@ async def token(
 
 
 @router.post("/tick/{vt_symbol}", summary="Subscribe to ticks (vnpy WebTrader)")
+@raises("not_found")
 async def subscribe(
     vt_symbol: str, dialect: DialectDep, engine: EngineDep, principal: Reader
 ) -> Response:
@@ -116,9 +123,9 @@ async def _quotes(engine: EngineClient, account: str, symbols: list[str]) -> lis
 
 
 @router.get("/health", summary="Health, at the root as the vnpy WebTrader guide polls it")
-async def health(request: Request, engine: EngineDep) -> Response:
+async def health(request: Request) -> Response:
     """The same answer as `GET /api/v1/health` (200, `status` ok or degraded)."""
-    return await v1_health(request, engine)
+    return await v1_health(request)
 
 
 @router.get("/contract", summary="Contracts (vnpy WebTrader)")
@@ -128,15 +135,17 @@ async def contracts(dialect: DialectDep, engine: EngineDep, principal: Reader) -
 
 
 @router.post("/order", summary="Place an order (vnpy WebTrader)")
+@raises("order_rejected")  # one refused before it was recorded
 async def place_order(
     body: VnpyOrderBody, dialect: DialectDep, engine: EngineDep, principal: Trader
 ) -> Response:
     """Answers the new order's `vt_orderid`. As in vnpy, where `send_order` returns the id
     and a refusal arrives as the order's status, an order the account refuses (recorded as
     rejected, `拒单`) is answered with its `vt_orderid` too; `X-Reject-Reason` carries the
-    reason. Malformed requests are 422."""
+    reason. Malformed requests are 422. A lost engine answer is asked again, never placed
+    twice (`compat.placing`)."""
     try:
-        result = await engine.place(dialect.account, body.to_request())
+        result = await place_without_client_id(engine, dialect.account, body.to_request(), "vnpy")
     except OrderRejected as refused:
         order_id = refused.details.get("order_id")
         if not isinstance(order_id, str):
@@ -148,6 +157,7 @@ async def place_order(
 
 
 @router.delete("/order/{vt_orderid}", summary="Cancel an order (vnpy WebTrader)")
+@raises("not_found", "not_cancelable")
 async def cancel_order(
     vt_orderid: str, dialect: DialectDep, engine: EngineDep, principal: Trader
 ) -> Response:

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BeforeValidator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -15,6 +15,21 @@ from tradebridge.domain.errors import Forbidden
 from tradebridge.store.audit import AuditEntry, AuditFilter, list_audit
 
 router = APIRouter(tags=["audit"])
+
+
+def _not_a_number(value: object) -> object:
+    """pydantic reads a number as seconds since 1970; the parameter is documented (and
+    meant) as an ISO-8601 time."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("give an ISO-8601 time with its offset, e.g. 2026-01-02T09:30:00+08:00")
+    return value
+
+
+Time = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
 
 
 @router.get(
@@ -31,11 +46,11 @@ async def audit(
     account: str | None = None,
     status: Annotated[int | None, Query(ge=100, le=599, description="HTTP status")] = None,
     result: Annotated[str | None, Query(description="`ok` or an error code")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="At or after (ISO-8601)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Before (ISO-8601)")] = None,
+    since: Annotated[Time | None, Query(description="At or after (ISO-8601)")] = None,
+    until: Annotated[Time | None, Query(description="Before (ISO-8601)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[
-        int | None, Query(ge=0, description="An entry id: the entries after it")
+        int | None, Query(ge=0, lt=2**63, description="An entry id: the entries after it")
     ] = None,
 ) -> Response:
     """Every login attempt and every mutating request (POST, PUT, PATCH, DELETE), whatever its

@@ -1,11 +1,12 @@
 """`/keys`: API keys of the caller (admins: of everyone). A key is shown once, when created;
-lists show its prefix only."""
+lists show its prefix only. A caller whose key is bound to an account sees, makes and revokes
+only keys bound to that account, whatever its scopes."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -13,7 +14,7 @@ from starlette.responses import Response
 from tradebridge.api.deps import AuthenticatorDep, EngineDep, Reader
 from tradebridge.api.encoding import json_response
 from tradebridge.api.key_issue import issue_api_key
-from tradebridge.api.openapi import returns
+from tradebridge.api.openapi import raises, returns
 from tradebridge.api.security import MintedKey, Principal, Scope
 from tradebridge.domain.errors import Forbidden, NotFound, ValidationFailed
 from tradebridge.store import users
@@ -48,6 +49,15 @@ class CreateKeyBody(BaseModel):
     """Owner of the new key (admin scope only); default: the caller."""
 
 
+KEY_EXAMPLES: dict[str, Any] = {
+    "trading": {
+        "summary": "A key for a trading script on the paper account",
+        "value": {"scopes": ["read", "trade"], "account": "paper"},
+    },
+    "read": {"summary": "A read-only key", "value": {"scopes": ["read"]}},
+}
+
+
 def _view(info: users.ApiKeyInfo) -> KeyView:
     return KeyView(
         id=info.id,
@@ -78,7 +88,8 @@ async def list_keys(
         with authenticator.db.connect() as conn:
             return users.list_api_keys(conn, user)
 
-    return json_response([_view(info) for info in await run_in_threadpool(query)])
+    keys = await run_in_threadpool(query)
+    return json_response([_view(info) for info in keys if _may_see(principal, info)])
 
 
 @router.post(
@@ -88,7 +99,10 @@ async def list_keys(
     responses=returns(NewKey, 201, "Created"),
 )
 async def create_key(
-    body: CreateKeyBody, engine: EngineDep, authenticator: AuthenticatorDep, principal: Reader
+    body: Annotated[CreateKeyBody, Body(openapi_examples=KEY_EXAMPLES)],
+    engine: EngineDep,
+    authenticator: AuthenticatorDep,
+    principal: Reader,
 ) -> Response:
     """A key never has a scope its creator lacks: a viewer makes `read` keys, a trader
     `read`/`trade`, an admin any. Needs a login token or a key with the `admin` scope (so a
@@ -117,9 +131,11 @@ async def create_key(
 
 
 @router.delete("/keys/{key_id}", summary="Revoke an API key", responses=returns(KeyView))
+@raises("not_found")
 async def revoke_key(key_id: str, authenticator: AuthenticatorDep, principal: Reader) -> Response:
-    """Your own keys (admins: anyone's). Revoking a revoked key changes nothing. The key stops
-    working at once in this worker, within seconds in the others."""
+    """Your own keys (admins: anyone's; a bound key: of its account only). Revoking a revoked
+    key changes nothing. The key stops working at once in this worker, within seconds in the
+    others."""
 
     def revoke() -> users.ApiKeyInfo:
         with authenticator.db.begin() as conn:
@@ -135,5 +151,12 @@ async def revoke_key(key_id: str, authenticator: AuthenticatorDep, principal: Re
     return json_response(_view(info))
 
 
+def _may_see(principal: Principal, key: users.ApiKeyInfo) -> bool:
+    """A caller bound to an account stays inside it: other keys are as if they did not
+    exist."""
+    return principal.account is None or key.account == principal.account
+
+
 def _may_manage(principal: Principal, key: users.ApiKeyInfo) -> bool:
-    return Scope.ADMIN in principal.scopes or key.username == principal.username
+    owner_or_admin = Scope.ADMIN in principal.scopes or key.username == principal.username
+    return owner_or_admin and _may_see(principal, key)

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from tradebridge.api.deps import EngineDep, Reader
 from tradebridge.api.encoding import json_response
-from tradebridge.api.openapi import returns
+from tradebridge.api.openapi import raises, returns
 from tradebridge.api.security import Principal, Scope
 from tradebridge.brokers.base import BarInterval, VenueStatus
 from tradebridge.domain.errors import ValidationFailed
@@ -30,6 +30,7 @@ def _account(request: Request, principal: Principal, account: str | None) -> str
 
 
 @router.get("/contracts", summary="Tradable instruments", responses=returns(list[Contract]))
+@raises("not_found")  # the account, or a symbol
 async def contracts(
     request: Request,
     engine: EngineDep,
@@ -43,6 +44,7 @@ async def contracts(
 
 
 @router.get("/quotes", summary="Quote snapshots", responses=returns(list[Quote]))
+@raises("not_found")  # the account, or a symbol
 async def quotes(
     request: Request,
     engine: EngineDep,
@@ -50,7 +52,7 @@ async def quotes(
     symbols: Annotated[str, Query(description="Comma-separated, e.g. 600519.SH,00700.HK")],
     account: AccountParam = None,
 ) -> Response:
-    wanted = [parse_symbol(s) for s in symbols.split(",") if s.strip()]
+    wanted = [parse_symbol(s) for s in symbols.split(",") if s]
     if not wanted or len(wanted) > MAX_SYMBOLS:
         raise ValidationFailed(f"give 1 to {MAX_SYMBOLS} symbols", {"field": "symbols"})
     chosen = _account(request, principal, account)
@@ -58,6 +60,7 @@ async def quotes(
 
 
 @router.get("/status", summary="Trading status per venue", responses=returns(list[VenueStatus]))
+@raises("not_found")  # the account, or a symbol
 async def status(
     request: Request, engine: EngineDep, principal: Reader, account: AccountParam = None
 ) -> Response:
@@ -66,6 +69,7 @@ async def status(
 
 
 @router.get("/bars", summary="Recent bars, oldest first", responses=returns(list[Bar]))
+@raises("not_found")  # the account, or a symbol
 async def bars(
     request: Request,
     engine: EngineDep,

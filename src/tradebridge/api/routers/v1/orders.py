@@ -1,11 +1,11 @@
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 from starlette.responses import Response
 
 from tradebridge.api.deps import EngineDep, Reader, Trader
 from tradebridge.api.encoding import json_response
-from tradebridge.api.openapi import returns
+from tradebridge.api.openapi import raises, returns
 from tradebridge.api.schemas import PlaceOrderBody
 from tradebridge.api.security import Scope
 from tradebridge.domain.orders import Order
@@ -14,6 +14,39 @@ from tradebridge.domain.symbols import parse_symbol
 router = APIRouter(tags=["orders"])
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
+
+ORDER_EXAMPLES: dict[str, Any] = {
+    "limit": {
+        "summary": "Buy 100 Kweichow Moutai, limit 1540",
+        "value": {
+            "symbol": "600519.SH",
+            "side": "buy",
+            "qty": 100,
+            "limit_price": 1540,
+            "client_order_id": "tour-1",
+        },
+    },
+    "market": {
+        "summary": "Sell 200 Tencent at the market, immediate or cancel",
+        "value": {
+            "symbol": "00700.HK",
+            "side": "sell",
+            "qty": 200,
+            "type": "market",
+            "time_in_force": "ioc",
+        },
+    },
+    "futures": {
+        "summary": "Open 1 copper future, limit",
+        "value": {
+            "symbol": "cu2601.SHFE",
+            "side": "buy",
+            "qty": 1,
+            "limit_price": 78000,
+            "offset": "open",
+        },
+    },
+}
 
 
 @router.post(
@@ -25,15 +58,23 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
         **returns(Order, 200, "A retry with the same client_order_id: the original"),
     },
 )
+@raises("not_found", "duplicate_client_order_id", "order_rejected")
 async def place_order(
-    account: str, body: PlaceOrderBody, engine: EngineDep, principal: Trader
+    account: str,
+    body: Annotated[PlaceOrderBody, Body(openapi_examples=ORDER_EXAMPLES)],
+    engine: EngineDep,
+    principal: Trader,
 ) -> Response:
+    """Send a `client_order_id`: a retry with it (after a timeout, a lost answer) returns
+    the order placed the first time, never a second one. An order the account refuses is
+    recorded as `rejected` and answered 422 `order_rejected`."""
     principal.require(Scope.TRADE, account)
     result = await engine.place(account, body.to_request())
     return json_response(result.order, 201 if result.created else 200)
 
 
 @router.get("/accounts/{account}/orders", summary="List orders", responses=returns(list[Order]))
+@raises("not_found")
 async def list_orders(
     account: str,
     engine: EngineDep,
@@ -58,6 +99,7 @@ async def list_orders(
     summary="One order by client_order_id",
     responses=returns(Order),
 )
+@raises("not_found")
 async def order_by_client_id(
     account: str, client_order_id: str, engine: EngineDep, principal: Reader
 ) -> Response:
@@ -66,6 +108,7 @@ async def order_by_client_id(
 
 
 @router.get("/accounts/{account}/orders/{order_id}", summary="One order", responses=returns(Order))
+@raises("not_found")
 async def get_order(account: str, order_id: str, engine: EngineDep, principal: Reader) -> Response:
     principal.require(Scope.READ, account)
     return json_response(await engine.get_order(account, order_id))
@@ -74,6 +117,7 @@ async def get_order(account: str, order_id: str, engine: EngineDep, principal: R
 @router.delete(
     "/accounts/{account}/orders/{order_id}", summary="Cancel an order", responses=returns(Order)
 )
+@raises("not_found", "not_cancelable")
 async def cancel_order(
     account: str, order_id: str, engine: EngineDep, principal: Trader
 ) -> Response:
@@ -84,6 +128,7 @@ async def cancel_order(
 @router.delete(
     "/accounts/{account}/orders", summary="Cancel every open order", responses=returns(list[Order])
 )
+@raises("not_found")
 async def cancel_all(account: str, engine: EngineDep, principal: Trader) -> Response:
     principal.require(Scope.TRADE, account)
     return json_response(await engine.cancel_all(account))

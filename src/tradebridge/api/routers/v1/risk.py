@@ -1,14 +1,25 @@
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
 from starlette.responses import Response
 
 from tradebridge.api.deps import Admin, EngineDep, Reader
 from tradebridge.api.encoding import json_response
-from tradebridge.api.openapi import returns
+from tradebridge.api.openapi import raises, returns
 from tradebridge.api.security import Scope
 from tradebridge.config import RiskSettings
 from tradebridge.engine.protocol import RiskState, RiskUpdate
 
 router = APIRouter(tags=["risk"])
+
+RISK_EXAMPLES: dict[str, Any] = {
+    "limits": {
+        "summary": "Cap order size and notional",
+        "value": {"max_order_qty": 10000, "max_order_notional": 1000000},
+    },
+    "halt": {"summary": "Stop all trading", "value": {"trading_state": "halted"}},
+    "clear": {"summary": "Remove a limit", "value": {"price_band_pct": None}},
+}
 
 
 @router.get(
@@ -16,6 +27,7 @@ router = APIRouter(tags=["risk"])
     summary="Risk limits and trading state",
     responses=returns(RiskState),
 )
+@raises("not_found")
 async def get_risk(account: str, engine: EngineDep, principal: Reader) -> Response:
     principal.require(Scope.READ, account)
     return json_response(await engine.risk(account))
@@ -26,8 +38,12 @@ async def get_risk(account: str, engine: EngineDep, principal: Reader) -> Respon
     summary="Change risk limits or the trading state",
     responses=returns(RiskState),
 )
+@raises("not_found")
 async def put_risk(
-    account: str, body: RiskSettings, engine: EngineDep, principal: Admin
+    account: str,
+    body: Annotated[RiskSettings, Body(openapi_examples=RISK_EXAMPLES)],
+    engine: EngineDep,
+    principal: Admin,
 ) -> Response:
     """Only the fields in the body change; `null` removes a limit. The change holds from the
     next order on and survives a restart. Answers the settings now in force."""

@@ -5,7 +5,7 @@ from starlette.responses import Response
 
 from tradebridge.api.deps import EngineDep, Reader
 from tradebridge.api.encoding import json_response
-from tradebridge.api.openapi import returns
+from tradebridge.api.openapi import raises, returns
 from tradebridge.api.security import Scope
 from tradebridge.domain.models import Trade
 from tradebridge.domain.symbols import parse_symbol
@@ -14,6 +14,7 @@ router = APIRouter(tags=["trades"])
 
 
 @router.get("/accounts/{account}/trades", summary="Fills", responses=returns(list[Trade]))
+@raises("not_found")
 async def list_trades(
     account: str,
     engine: EngineDep,

@@ -1,0 +1,1 @@
+"""Strategies on the server side: backtests on the paper broker, and hosting strategies."""
