@@ -56,13 +56,3 @@ async def qmt(sim: MiniQmtProcess, standin: None) -> AsyncIterator[Started]:
     yield started
     await started.broker.close()
 
-
-@pytest.fixture(autouse=True)
-def _debug_traders():
-    yield
-    import gc, sys
-    gc.collect()
-    if True:
-        live = [o for o in gc.get_objects() if type(o).__name__ == "XtQuantTrader" and not o.loop.is_closed()]
-        if live:
-            print("LIVE TRADERS", len(live), [o._session for o in live])

@@ -272,7 +272,9 @@ class QmtBroker(Broker):
     def _on_order_response(self, session: QmtSession, rec: reports.Record) -> None:
         seq = int(rec["seq"])
         found = reports.broker_id(rec["order_id"])
-        placing = session.placing.get(seq)
+        # the answer may come before `place_order` has the seq: the remark (MiniQMT echoes
+        # the request's) names the order then
+        placing = session.placing.get(seq) or self._ours.order_id_of(rec["order_remark"], None)
         if placing is not None and found is not None:
             self._ours.learn(placing, found)  # before the pushes that may follow at once
         order_id = session.abandoned.pop(seq, None)
