@@ -12,9 +12,22 @@ from tradebridge.api.routers.v1 import (
     orders,
     paper,
     risk,
+    strategies,
     trades,
 )
 
 router = APIRouter(prefix="/api/v1")
-for module in (health, auth, keys, accounts, risk, orders, trades, market, paper, audit):
+for module in (
+    health,
+    auth,
+    keys,
+    accounts,
+    risk,
+    orders,
+    trades,
+    market,
+    paper,
+    audit,
+    strategies,
+):
     router.include_router(module.router)
