@@ -204,6 +204,8 @@ class MiniQmt:
         self.quote_subs: dict[int, tuple[Peer, list[str], str]] = {}
         self.accepting = True
         self.stalled = False
+        self.failing: set[str] = set()
+        """Queries (`orders`, `trades`, ...) answered with nothing, as a failed query is."""
         self.next_orders: deque[Json] = deque()
         self.remark_limit: int | None = None
         """Remarks kept to this many characters (a counter's limit); None: whole."""
@@ -349,6 +351,8 @@ class MiniQmt:
                 for code, h in account.holdings.items()
                 if codes is None or code in codes
             ]
+        if what in self.failing:
+            rows = None
         peer.send({"type": "resp", "seq": message["seq"], "data": rows})
 
     async def _order(self, peer: Peer, message: Json) -> None:
@@ -815,6 +819,10 @@ class MiniQmt:
 
     def ctl_accept(self, args: Json) -> None:
         self.accepting = bool(args.get("on", True))
+
+    def ctl_fail_queries(self, args: Json) -> None:
+        """Answer the queries named in `what` with nothing (xtquant: None, a failed query)."""
+        self.failing = set(args.get("what", []))
 
     def ctl_stall(self, args: Json) -> None:
         self.stalled = bool(args.get("on", True))

@@ -146,6 +146,22 @@ async def test_minus_one_is_looked_up_by_remark_before_it_is_called_refused(
     assert OrderStatus.REJECTED not in [u.status for u in updates_of(qmt, live)]
 
 
+async def test_minus_one_that_cannot_be_looked_up_is_an_unknown_outcome(
+    qmt: Started, sim: MiniQmtProcess
+) -> None:
+    """Not refused (it may be live), nor `BrokerUnavailable` (which says it never left)."""
+    sim.call("next_order", how="minus_one_live")
+    sim.call("fail_queries", what=["orders"])
+    order = an_order()
+    with pytest.raises(Timeout, match="could not be asked"):
+        await qmt.broker.place_order(order)
+    assert OrderStatus.REJECTED not in [u.status for u in updates_of(qmt, order)]
+    sim.call("fail_queries", what=[])
+    found = await qmt.broker.find_order(order)
+    assert found is not None
+    assert (found.order_id, found.status) == (order.id, OrderStatus.NEW)
+
+
 async def test_a_lost_answer_is_an_unknown_outcome_found_by_remark(
     qmt: Started, sim: MiniQmtProcess
 ) -> None:

@@ -388,8 +388,17 @@ class QmtBroker(Broker):
         self, session: QmtSession, order_id: str, message: str | None, seq: int | None
     ) -> None:
         """MiniQMT answered -1: refused, unless it has the order after all (then it is live
-        and reported as such). The order error, if it came, says why."""
-        found = await self._look_up(session, order_id, None)
+        and reported as such). The order error, if it came, says why. If MiniQMT cannot be
+        asked, the outcome is unknown (`Timeout`: the engine looks the order up later), never
+        `BrokerUnavailable`, which would call an order refused that may have left."""
+        try:
+            found = await self._look_up(session, order_id, None)
+        except BrokerUnavailable as failed:
+            raise Timeout(
+                f"MiniQMT answered -1 for order {order_id} and could not be asked whether it "
+                f"has it ({failed.message}); it is looked up by its remark {remark_of(order_id)}",
+                {"remark": remark_of(order_id)},
+            ) from None
         if found is not None and found.status is not OrderStatus.REJECTED:
             log.warning(
                 "account %s: MiniQMT answered -1 for order %s but has it (%s, %s): it is live",
