@@ -392,6 +392,12 @@ class MiniQmt:
             return
         if how == "minus_one_live":
             self._order_response(peer, seq, message, -1, "timed out waiting for the counter")
+        elif how == "late_response":
+            asyncio.get_running_loop().call_later(
+                float(behaviour["delay_s"]),
+                self._order_response,
+                *(peer, seq, message, order.order_id, ""),
+            )
         elif how != "drop_response":
             self._order_response(peer, seq, message, order.order_id, "")
         self.accept(account, order)
@@ -776,7 +782,8 @@ class MiniQmt:
     def ctl_next_order(self, args: Json) -> None:
         """How the next order is answered: `how` = drop_response (processed, never answered),
         minus_one (refused: error, then a response with order id -1), minus_one_live (a -1
-        response for an order that is in fact live), refuse (error_id, error_msg)."""
+        response for an order that is in fact live), refuse (error_id, error_msg),
+        late_response (answered after `delay_s`)."""
         self.next_orders.append(args)
 
     def ctl_remark_limit(self, args: Json) -> None:

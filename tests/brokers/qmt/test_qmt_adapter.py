@@ -175,6 +175,26 @@ async def test_a_lost_answer_is_an_unknown_outcome_found_by_remark(
     assert len(sim.order_by_remark(remark_of(order.id))) == 1
 
 
+async def test_an_answer_that_comes_after_the_engine_gave_up_still_tells_the_order(
+    sim: MiniQmtProcess, standin: None
+) -> None:
+    qmt = await start_broker(sim, request_timeout_s=10)
+    try:
+        sim.call("remark_limit", length=0)  # its pushes name it by MiniQMT's id alone
+        sim.call("next_order", how="late_response", delay_s=1.0)
+        order = an_order()
+        with pytest.raises(TimeoutError):  # as the engine's own limit cancels the placement
+            await asyncio.wait_for(qmt.broker.place_order(order), 0.3)
+        (placed,) = sim.orders()
+        told = await until(
+            lambda: [u for u in updates_of(qmt, order) if u.status is OrderStatus.PENDING_NEW],
+            "the late answer reported",
+        )
+        assert told[0].broker_order_id == str(placed["order_id"])
+    finally:
+        await qmt.broker.close()
+
+
 async def test_an_order_whose_remark_the_counter_dropped_is_still_ours(
     qmt: Started, sim: MiniQmtProcess
 ) -> None:
