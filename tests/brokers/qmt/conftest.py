@@ -55,4 +55,3 @@ async def qmt(sim: MiniQmtProcess, standin: None) -> AsyncIterator[Started]:
     started = await start_broker(sim)
     yield started
     await started.broker.close()
-
