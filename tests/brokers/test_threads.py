@@ -49,7 +49,7 @@ async def test_a_cancel_that_meets_the_calls_end_is_not_lost() -> None:
         await asyncio.sleep(0.05)  # the call is under way
         release.set()
         assert ended.wait(5)
-        time.sleep(0.05)  # (blocking the loop on purpose) the call's end is queued to the loop
+        time.sleep(0.05)  # noqa: ASYNC251 (the loop blocked on purpose: the end is queued)
         caller.cancel()
         with pytest.raises(asyncio.CancelledError):
             await caller
