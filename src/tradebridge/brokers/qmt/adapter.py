@@ -274,10 +274,11 @@ class QmtBroker(Broker):
         found = reports.broker_id(rec["order_id"])
         # the answer may come before `place_order` has the seq: the remark (MiniQMT echoes
         # the request's) names the order then
-        placing = session.placing.get(seq) or self._ours.order_id_of(rec["order_remark"], None)
+        by_remark = self._ours.order_id_of(rec["order_remark"], None)
+        placing = session.placing.get(seq) or by_remark
         if placing is not None and found is not None:
             self._ours.learn(placing, found)  # before the pushes that may follow at once
-        order_id = session.abandoned.pop(seq, None)
+        order_id = session.take_abandoned(seq, by_remark)
         if order_id is None:
             session.order_answers.deliver(seq, rec)
             return
@@ -322,17 +323,21 @@ class QmtBroker(Broker):
         session, tables = self._live()
         price_type, price = self._pricing(order, tables)
         remark = self._ours.remember(order.id)
-        seq = await session.calls.run(
-            session.trader.order_stock_async,
-            session.account,
-            to_code(order.symbol),
-            tables.side.to_sdk(order.side),
-            order.qty,
-            price_type,
-            price,
-            STRATEGY_NAME,
-            remark,
-        )
+        try:
+            seq = await session.calls.run(
+                session.trader.order_stock_async,
+                session.account,
+                to_code(order.symbol),
+                tables.side.to_sdk(order.side),
+                order.qty,
+                price_type,
+                price,
+                STRATEGY_NAME,
+                remark,
+            )
+        except (Timeout, asyncio.CancelledError):  # it may have been sent: its answer counts
+            session.abandon(None, order.id)
+            raise
         if seq is None or seq <= 0:
             await self._settle_refusal(session, order.id, "xtquant answered -1 (not placed)", None)
             return
@@ -347,6 +352,9 @@ class QmtBroker(Broker):
                     f"or before the connection closed); it is looked up by its remark {remark}",
                     {"remark": remark},
                 ) from None
+            except asyncio.CancelledError:  # the engine gave up first: its answer is still wanted
+                session.abandon(seq, order.id)
+                raise
             broker_order_id = reports.broker_id(answer["order_id"])
             if broker_order_id is None:
                 await self._settle_refusal(session, order.id, answer["error_msg"], seq)

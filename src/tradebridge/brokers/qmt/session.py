@@ -101,6 +101,9 @@ class QmtSession:
         """Order errors of placements under way, by seq (their `place_order` reports them)."""
         self.abandoned: OrderedDict[int, str] = OrderedDict()
         """seq -> our order id of placements whose answer did not come in time."""
+        self.abandoned_unsent: OrderedDict[str, None] = OrderedDict()
+        """Our order ids of placements given up before xtquant returned their seq (their
+        answer names them by its remark)."""
 
     @property
     def timeout_s(self) -> float:
@@ -171,7 +174,22 @@ class QmtSession:
                 f"MiniQMT did not answer {method} within {self.timeout_s:g} s", {"call": method}
             ) from None
 
-    def abandon(self, seq: int, order_id: str) -> None:
+    def abandon(self, seq: int | None, order_id: str) -> None:
+        """No one waits for the answer to this placement any more (`seq` None: not known)."""
+        if seq is None:
+            self.abandoned_unsent[order_id] = None
+            while len(self.abandoned_unsent) > KEPT_ANSWERS:
+                self.abandoned_unsent.popitem(last=False)
+            return
         self.abandoned[seq] = order_id
         while len(self.abandoned) > KEPT_ANSWERS:
             self.abandoned.popitem(last=False)
+
+    def take_abandoned(self, seq: int, order_id: str | None) -> str | None:
+        """The order whose abandoned placement this answer (`seq`, the order its remark
+        names) is for, if it is one."""
+        found = self.abandoned.pop(seq, None)
+        if found is None and order_id is not None and order_id in self.abandoned_unsent:
+            del self.abandoned_unsent[order_id]
+            found = order_id
+        return found

@@ -5,7 +5,7 @@ from starlette.responses import Response
 
 from tradebridge.api.deps import Admin, EngineDep, Reader
 from tradebridge.api.encoding import json_response
-from tradebridge.api.openapi import raises, returns
+from tradebridge.api.openapi import returns
 from tradebridge.engine.protocol import StrategyInfo
 
 router = APIRouter(tags=["strategies"])
@@ -25,7 +25,6 @@ async def list_strategies(engine: EngineDep, _: Reader) -> Response:
     summary="Start a hosted strategy",
     responses=returns(StrategyInfo),
 )
-@raises("not_found")  # no hosted strategy of that name
 async def start_strategy(name: str, engine: EngineDep, _: Admin) -> Response:
     """Starting a running strategy changes nothing; a started one is started again with the
     engine until stopped."""
@@ -37,7 +36,6 @@ async def start_strategy(name: str, engine: EngineDep, _: Admin) -> Response:
     summary="Stop a hosted strategy",
     responses=returns(StrategyInfo),
 )
-@raises("not_found")  # no hosted strategy of that name
 async def stop_strategy(name: str, engine: EngineDep, _: Admin) -> Response:
     """It finishes what it is handling and calls `on_stop`; it stays stopped (also across
     engine restarts) until started again."""
