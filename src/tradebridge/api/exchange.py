@@ -33,10 +33,9 @@ class Exchange:
     answer: Any = None
     """The decoded JSON answer of a mutating request or an error, when small enough."""
     caller: Caller | None = None
-
-    @property
-    def mutating(self) -> bool:
-        return self.method in MUTATING_METHODS
+    mutating: bool = False
+    """Whether it may change something: a `POST`, `PUT`, `PATCH` or `DELETE`, or a `GET` a
+    dialect places or cancels orders with (`compat.paths.audit_gets`)."""
 
     @property
     def target(self) -> str:
