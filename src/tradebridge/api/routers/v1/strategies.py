@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from tradebridge.api.deps import Admin, EngineDep, Reader
-from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.encoding import json_response
+from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.openapi import raises, returns
 from tradebridge.api.security import Principal, Scope
 from tradebridge.engine.protocol import StrategyInfo
