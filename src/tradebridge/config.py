@@ -36,6 +36,7 @@ from tradebridge.brokers.futu.config import FutuSettings, default_base_currency
 from tradebridge.brokers.ib.config import IbSettings
 from tradebridge.brokers.longport.config import LongportSettings
 from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.brokers.qmt.config import QmtSettings
 from tradebridge.brokers.tiger.config import TigerSettings
 from tradebridge.brokers.vnpy.config import VnpySettings
 from tradebridge.domain.enums import TradingState
@@ -333,7 +334,15 @@ class LongportAccount(AccountBase):
     longport: LongportSettings
 
 
-BROKER_NAMES = ("paper", "ib", "vnpy", "futu", "tiger", "longport")
+class QmtAccount(AccountBase):
+    """MiniQMT through xtquant (`pip install 'tradebridge[qmt]'`; the engine runs on the
+    Windows host beside MiniQMT)."""
+
+    broker: Literal["qmt"] = "qmt"
+    qmt: QmtSettings
+
+
+BROKER_NAMES = ("paper", "ib", "vnpy", "futu", "tiger", "longport", "qmt")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -350,7 +359,8 @@ AccountSettings = Annotated[
     | Annotated[VnpyAccount, Tag("vnpy")]
     | Annotated[FutuAccount, Tag("futu")]
     | Annotated[TigerAccount, Tag("tiger")]
-    | Annotated[LongportAccount, Tag("longport")],
+    | Annotated[LongportAccount, Tag("longport")]
+    | Annotated[QmtAccount, Tag("qmt")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
