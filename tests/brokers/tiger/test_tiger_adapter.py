@@ -190,6 +190,22 @@ async def test_a_resting_order_fills_in_two_parts_and_gets_its_commission(
     assert (listed.status, listed.filled_qty) == (OrderStatus.FILLED, 10)
 
 
+async def test_executions_no_push_brought_are_read_from_tiger_once(
+    tiger: tuple[TigerBroker, RecordingSink], fake: FakeTiger
+) -> None:
+    broker, sink = tiger
+    order = await placed(broker, sink, an_order("AAPL.US", 10, "189.5"))
+    broker_id = order.broker_order_id or ""
+    fake.call("fill", user_mark=order.id, qty=4, push_execution=False)  # the status push only
+    (first,) = await until(lambda: fills_of(sink, broker_id), "the fill read from Tiger")
+    assert (first.qty, first.price, first.fee) == (4, Decimal("189.5"), None)
+    fake.call("fill", user_mark=order.id, qty=6)  # with its execution push, as usual
+    await until(lambda: len(fills_of(sink, broker_id)) == 2, "the pushed fill")
+    await until(lambda: len(sink.of("fee")) == 2, "the fees of the ended order")
+    await asyncio.sleep(1.0)  # the reads after the status pushes found nothing new
+    assert sorted(f.qty for f in fills_of(sink, broker_id)) == [4, 6]
+
+
 async def test_a_refusal_carries_tiger_s_message_and_a_cancel_cancels(
     tiger: tuple[TigerBroker, RecordingSink], fake: FakeTiger
 ) -> None:

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -296,6 +296,21 @@ class LongportBroker(Broker):
         return found
 
     async def find_order(self, order: Order) -> BrokerOrder | None:
+        """By LongPort's id where the order has one (`order_detail`: also a GTC order of an
+        earlier day, which `today_orders` does not list), else by its remark among today's."""
+        if order.broker_order_id is not None:
+            try:
+                detail = await self._call(
+                    self._live().order_detail(order.broker_order_id), "order_detail"
+                )
+            except Refused as refused:  # not LongPort's id (any longer): look by the remark
+                log.info("longport: order_detail %s: %s", order.broker_order_id, refused)
+            except Unanswered as failed:
+                raise BrokerUnavailable(
+                    f"LongPort order_detail: {failed}", {"account": self.account_id}
+                ) from None
+            else:
+                return listed_order(detail)
         for found in await self.query_orders():
             if found.order_id == order.id or (
                 order.broker_order_id is not None and found.broker_order_id == order.broker_order_id
@@ -511,7 +526,7 @@ class LongportBroker(Broker):
                 (
                     name_of(s.trade_session)
                     for s in market.trade_sessions
-                    if s.begin_time <= local < s.end_time
+                    if in_session(s.begin_time, s.end_time, local)
                 ),
                 None,
             )
@@ -521,6 +536,14 @@ class LongportBroker(Broker):
                     VenueStatus(venue=venue, status=status, broker_status=session or "Closed")
                 )
         return statuses
+
+
+def in_session(begin: time, end: time, local: time) -> bool:
+    """`local` within `[begin, end)`; a session ending before it begins (US overnight,
+    20:00 to 04:00) runs across midnight."""
+    if begin <= end:
+        return begin <= local < end
+    return local >= begin or local < end
 
 
 def _as_update(found: BrokerOrder) -> OrderUpdate:
