@@ -18,7 +18,7 @@ from tradebridge.brokers.base import Fill, OrderUpdate
 from tradebridge.brokers.mapping import UnmappedValue
 from tradebridge.brokers.threads import ThreadCheckedSink
 from tradebridge.brokers.tiger import create
-from tradebridge.brokers.tiger.adapter import TigerBroker, split_fee
+from tradebridge.brokers.tiger.adapter import TigerBroker
 from tradebridge.brokers.tiger.config import TigerSettings
 from tradebridge.brokers.tiger.mapping import STATUS, UnknownSymbol, to_our_symbol, to_tiger
 from tradebridge.domain.enums import ConnectionState, MarketStatus, OrderStatus, OrderType, Side
@@ -306,13 +306,6 @@ async def test_tiger_down_at_start_is_reported_at_once_and_a_wrong_key_is_refuse
         assert await broker.ping() is False
     finally:
         await broker.close()
-
-
-def test_the_fee_split_adds_up() -> None:
-    parts = split_fee(Decimal("2.00"), [("a", 1), ("b", 1), ("c", 1)])
-    assert parts == {"a": Decimal("0.67"), "b": Decimal("0.67"), "c": Decimal("0.66")}
-    assert sum(parts.values()) == Decimal("2.00")
-    assert split_fee(Decimal(1), []) == {}
 
 
 def test_symbols_and_unknown_values() -> None:

@@ -33,6 +33,7 @@ from tradebridge.brokers.base import (
     OrderUpdate,
     VenueStatus,
 )
+from tradebridge.brokers.fees import FillShare, split_fee
 from tradebridge.brokers.mapping import UnmappedValue
 from tradebridge.brokers.reconnect import Reconnector
 from tradebridge.brokers.threads import LoopSink, SdkExecutor
@@ -504,8 +505,11 @@ class TigerBroker(Broker):
                 if not broker_order(row).status.is_terminal:
                     continue
                 executions = await self._executions(int(row.id))
-                shares = [(str(e.id), int(e.filled_quantity or 0)) for e in executions]
-                if sum(qty for _, qty in shares) < int(row.filled):
+                shares = [
+                    FillShare(fill.trade_id, fill.qty, fill.time)
+                    for fill in (transaction_fill(e, None) for e in executions)
+                ]
+                if sum(share.qty for share in shares) < int(row.filled):
                     continue  # not all executions listed yet: the next connect settles it
                 for trade_id, fee in split_fee(decimal(row.commission), shares).items():
                     self.sink.on_fee(trade_id, fee)
@@ -629,22 +633,6 @@ class TigerBroker(Broker):
                 )
             )
         return statuses
-
-
-def split_fee(total: Decimal, shares: list[tuple[str, int]]) -> dict[str, Decimal]:
-    """`total` over executions `(trade_id, qty)` by quantity, to the cent; the last takes
-    what rounding left, so the parts add up to `total`."""
-    quantity = sum(qty for _, qty in shares)
-    if not shares or quantity <= 0:
-        return {}
-    parts: dict[str, Decimal] = {}
-    left = total
-    for trade_id, qty in shares[:-1]:
-        part = (total * qty / quantity).quantize(Decimal("0.01"))
-        parts[trade_id] = part
-        left -= part
-    parts[shares[-1][0]] = left
-    return parts
 
 
 def _close_push(push: Any) -> None:
