@@ -48,6 +48,7 @@ ACCOUNT_NO = "LB0000001"
 
 AUTH, RECONNECT = 2, 3
 QUOTE_PROFILE, TRADING_SESSION, TRADING_DAYS, STATIC_INFO, REALTIME_QUOTE = 4, 8, 9, 10, 11
+DEPTH = 14
 SUBSCRIBE, UNSUBSCRIBE, NOTIFY = 16, 17, 18
 
 NAMES = {"700.HK": "Tencent", "9988.HK": "Alibaba", "AAPL.US": "Apple"}
@@ -600,6 +601,26 @@ def quote_request(fake: Fake, request: wire.Request) -> Answer | None:
             body += wire.message_field(1, wire.bytes_field(1, market) + sessions)
         return body, 0
     symbols = wire.strings(request.body, 1)
+    if request.cmd == DEPTH:  # `SecurityRequest{symbol}` -> `SecurityDepthResponse`
+        (symbol,) = symbols
+        if symbol not in NAMES:
+            return wire.error(301600, f"security {symbol} not found"), 1
+        last, step = Decimal(fake.state["prices"][symbol]), Decimal("0.2")
+
+        def level(position: int, price: Decimal, volume: int) -> bytes:
+            return (
+                wire.varint_field(1, position)
+                + wire.bytes_field(2, str(price))
+                + wire.varint_field(3, volume)
+                + wire.varint_field(4, 3)
+            )
+
+        body = wire.bytes_field(1, symbol)
+        for i in (1, 2):  # the levels out of order: the first is not always the best
+            body += wire.message_field(2, level(3 - i, last + step * (3 - i), 1000 * (3 - i)))
+        for i in (1, 2):
+            body += wire.message_field(3, level(i, last - step * i, 500 * i))
+        return body, 0
     if request.cmd == STATIC_INFO:
         infos = b"".join(
             wire.message_field(
