@@ -18,7 +18,7 @@ from tradebridge.brokers.base import Fill, OrderUpdate
 from tradebridge.brokers.mapping import UnmappedValue
 from tradebridge.brokers.threads import ThreadCheckedSink
 from tradebridge.brokers.tiger import create
-from tradebridge.brokers.tiger.adapter import TigerBroker
+from tradebridge.brokers.tiger.adapter import TigerBroker, market_status_of
 from tradebridge.brokers.tiger.config import TigerSettings
 from tradebridge.brokers.tiger.mapping import STATUS, UnknownSymbol, to_our_symbol, to_tiger
 from tradebridge.domain.enums import ConnectionState, MarketStatus, OrderStatus, OrderType, Side
@@ -316,3 +316,19 @@ def test_symbols_and_unknown_values() -> None:
         to_tiger("600000.SH")
     with pytest.raises(UnmappedValue, match="'SOMETHING'"):
         STATUS.to_ours("SOMETHING")
+
+
+def test_market_status_strings_are_tiger_s_and_a_new_one_is_unknown() -> None:
+    documented = {
+        "NOT_YET_OPEN": MarketStatus.CLOSED,
+        "PRE_HOUR_TRADING": MarketStatus.PRE_HOURS,
+        "TRADING": MarketStatus.OPEN,
+        "MIDDLE_CLOSE": MarketStatus.BREAK,
+        "POST_HOUR_TRADING": MarketStatus.AFTER_HOURS,
+        "CLOSING": MarketStatus.CLOSED,
+        "EARLY_CLOSED": MarketStatus.CLOSED,
+        "MARKET_CLOSED": MarketStatus.CLOSED,
+    }
+    assert {value: market_status_of(value) for value in documented} == documented
+    assert market_status_of("OVERNIGHT_TRADING") is MarketStatus.UNKNOWN
+    assert market_status_of("") is MarketStatus.UNKNOWN

@@ -58,7 +58,13 @@ from tradebridge.brokers.tiger.reports import (
     transaction_fill,
 )
 from tradebridge.brokers.tiger.sdk import client_config
-from tradebridge.domain.enums import OrderStatus, OrderType, RejectReason, TimeInForce
+from tradebridge.domain.enums import (
+    MarketStatus,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
 from tradebridge.domain.errors import (
     BrokerUnavailable,
     NotCancelable,
@@ -624,15 +630,24 @@ class TigerBroker(Broker):
         for market in await self._http(self._quote.get_market_status) or []:
             if not VENUE.knows(str(market.market)):
                 continue
-            value = str(market.trading_status)
+            value = str(market.trading_status or market.status or "")
             statuses.append(
                 VenueStatus(
                     venue=VENUE.to_ours(str(market.market)).value,
-                    status=MARKET_STATUS.to_ours(value),
+                    status=market_status_of(value),
                     broker_status=value,
                 )
             )
         return statuses
+
+
+def market_status_of(trading_status: str) -> MarketStatus:
+    """Tiger's `trading_status` as ours; one it has added since (or none): `unknown`, logged,
+    rather than no market status at all."""
+    if MARKET_STATUS.knows(trading_status):
+        return MARKET_STATUS.to_ours(trading_status)
+    log.warning("tiger: market status %r is not one tradebridge knows", trading_status)
+    return MarketStatus.UNKNOWN
 
 
 def _close_push(push: Any) -> None:
