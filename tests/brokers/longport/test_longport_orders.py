@@ -18,7 +18,13 @@ from tests.brokers.longport.fake_support import FakeLongport
 from tests.brokers.sinks import RecordingSink
 
 from tradebridge.brokers.base import Fill, OrderUpdate
-from tradebridge.brokers.longport.adapter import LongportBroker, in_session
+from tradebridge.brokers.longport.adapter import (
+    PING_INTERVAL_S,
+    PING_TIMEOUT_S,
+    SDK_RECONNECT_DELAY_S,
+    LongportBroker,
+    in_session,
+)
 from tradebridge.brokers.longport.sdk import load_sdk
 from tradebridge.brokers.threads import ThreadCheckedSink
 from tradebridge.domain.enums import OrderStatus, OrderType, Side
@@ -199,3 +205,14 @@ async def test_quotes_carry_the_best_bid_and_ask_and_positions_the_last_price(
         Decimal("42500"),
         Decimal("2500"),
     )
+
+
+def test_the_sdk_still_gives_no_disconnect_signal_so_the_watch_times_a_ping() -> None:
+    """If longbridge grows a disconnect callback or a session state, use it (adapter.py)."""
+    sdk = load_sdk()
+    for context in (sdk.AsyncTradeContext, sdk.AsyncQuoteContext):
+        callbacks = {name for name in dir(context) if name.startswith("set_on_")}
+        assert not {n for n in callbacks if "connect" in n or "state" in n or "close" in n}
+        assert not {n for n in dir(context) if "session_state" in n or n == "is_connected"}
+    # the first ping after a drop is held at least the SDK's delay less one interval
+    assert PING_TIMEOUT_S < SDK_RECONNECT_DELAY_S - PING_INTERVAL_S

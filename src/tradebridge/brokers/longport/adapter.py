@@ -13,11 +13,17 @@ contexts.
 - Status follows the trade connection's order-changed pushes (`reports.py`); a push carries
   no execution id, so the fills it announces are read from today's executions, by order.
 - The connection: the SDK reconnects its WebSocket by itself, silently, and pushes sent
-  meanwhile are lost. The adapter notices: a subscribe request (answered at once on a live
-  link, held by the SDK while it reconnects, at least 2 s) every `PING_INTERVAL_S` that does
-  not answer within `PING_TIMEOUT_S` means the link dropped: the `Reconnector` drops the
-  context and opens a new one, and the engine reconciles (`today_orders`,
-  `today_executions`).
+  meanwhile are lost. longbridge 5.x gives no signal of it: its contexts have no disconnect
+  callback and no session state (only `set_on_order_changed`/`set_on_grid_order_changed`),
+  and the only trace is its own log file (`Config(log_path=...)`: "trade disconnected"),
+  which also records every request and response body and the WebSocket auth token, so it is
+  not turned on to be watched. The adapter notices by timing instead (`_watch`): the SDK's
+  trade core answers no command while it reconnects, and waits `SDK_RECONNECT_DELAY_S`
+  before each attempt, so a subscribe request (answered at once on a live link) held longer
+  than `PING_TIMEOUT_S` means the link dropped: the `Reconnector` drops the context and
+  opens a new one, and the engine reconciles (`today_orders`, `today_executions`). A real
+  server slower than that to answer costs a needless reconnect and reconciliation, never a
+  lost or doubled order or fill.
 """
 
 import asyncio
@@ -84,10 +90,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FIRST_CONNECT_S = 10.0
+SDK_RECONNECT_DELAY_S = 2.0
+"""`RECONNECT_DELAY` of the SDK's trade core (`rust/src/trade/core.rs`): how long it waits
+after a drop before it tries again, answering no command meanwhile."""
 PING_INTERVAL_S = 1.0
 PING_TIMEOUT_S = 0.8
-"""A ping held longer than this is one the SDK holds while it reconnects (it waits 2 s before
-each attempt, so a ping sent after a drop waits at least 2 s - `PING_INTERVAL_S`)."""
+"""A ping held longer than this is one the SDK holds while it reconnects: the first ping
+after a drop is sent within `PING_INTERVAL_S` of it, so it waits at least
+`SDK_RECONNECT_DELAY_S - PING_INTERVAL_S`; this leaves a margin below that."""
 FILL_DELAYS_S = (0.0, 0.3, 1.0, 3.0)
 """When the executions of an order whose push counted new fills are read (again, while
 LongPort lists fewer than the push counted)."""
