@@ -418,9 +418,8 @@ class LongportBroker(Broker):
                 broker_id = str(order.order_id)
                 if broker_id in self._fees_booked or not quantity(order.executed_quantity):
                     continue
-                if STATUS.knows(name_of(order.status)) and (
-                    STATUS.to_ours(name_of(order.status)).is_terminal
-                ):
+                status = name_of(order.status)
+                if STATUS.knows(status) and STATUS.to_ours(status).is_terminal:
                     await self._book_fee(trade, broker_id)
         except BrokerUnavailable as failed:
             log.info("longport: charges not read at connect (%s)", failed)
@@ -429,8 +428,8 @@ class LongportBroker(Broker):
         """The order's charges (`order_detail`'s charge detail) over its executions by
         quantity, each to the engine (`on_fee`); False while LongPort has none for it yet."""
         detail = await self._query(trade.order_detail(broker_order_id), "order_detail")
-        charges = detail.charge_detail
-        if charges is None or not STATUS.to_ours(name_of(detail.status)).is_terminal:
+        charges, status = detail.charge_detail, name_of(detail.status)
+        if charges is None or not (STATUS.knows(status) and STATUS.to_ours(status).is_terminal):
             return False
         executions = await self._query(
             trade.today_executions(order_id=broker_order_id), "today_executions"
