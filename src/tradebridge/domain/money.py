@@ -1,7 +1,7 @@
 """Decimal money and price helpers. Floats never carry money."""
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 CENT = Decimal("0.01")
@@ -45,8 +45,33 @@ def round_to_tick(price: Decimal, tick: Decimal) -> Decimal:
     return (steps * tick).quantize(tick)
 
 
+def tick_places(tick: Decimal) -> int:
+    """How many decimals prices on `tick` are written with: 2 for 0.01, 1 for 0.2, 0 for 1, 5
+    and 10."""
+    exponent = tick.normalize().as_tuple().exponent
+    return max(-exponent, 0) if isinstance(exponent, int) else 0
+
+
+def price_form(price: Decimal, tick: Decimal) -> Decimal:
+    """`price` written with the tick's decimals (`1540` → `1540.00` on a 0.01 tick). A price
+    with finer digits than the tick is kept as it is: the form never changes a value."""
+    try:
+        shown = price.quantize(Decimal(1).scaleb(-tick_places(tick)))
+    except InvalidOperation:  # more digits than the context holds: leave it
+        return price
+    return shown if shown == price else price
+
+
+def average_form(value: Decimal, tick: Decimal) -> Decimal:
+    """An average price (fill or cost) written two decimals finer than the tick, rounded half
+    even, whether or not it falls on the tick (zero too: `0.0000` on a 0.01 tick)."""
+    try:
+        return value.quantize(Decimal(1).scaleb(-tick_places(tick) - 2), ROUND_HALF_EVEN)
+    except InvalidOperation:  # more digits than the context holds: leave it
+        return value
+
+
 def average_price(notional: Decimal, qty: int, tick: Decimal) -> Decimal:
-    """Average fill price: on the tick when it falls there, else two decimals finer than the
-    tick, so `avg × qty` stays close to the notional."""
-    fine = (notional / qty).quantize(tick.scaleb(-2), rounding=ROUND_HALF_UP)
-    return fine.quantize(tick) if is_on_tick(fine, tick) else fine
+    """Average fill price of `qty` costing `notional`, in `average_form`, so `avg × qty` stays
+    close to the notional."""
+    return average_form(notional / qty, tick)

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
+import msgspec
 from sqlalchemy import Connection, Engine
 
 from tradebridge.brokers.base import (
@@ -42,6 +43,7 @@ from tradebridge.domain.errors import (
     Timeout,
     TradebridgeError,
 )
+from tradebridge.domain.forms import price_on
 from tradebridge.domain.models import AccountSummary, Bar, Contract, Position, Quote, Trade
 from tradebridge.domain.orders import (
     Order,
@@ -50,6 +52,7 @@ from tradebridge.domain.orders import (
     new_order,
     transition,
 )
+from tradebridge.domain.ticks import ladder_for
 from tradebridge.engine.checks import (
     Refusal,
     RiskLimits,
@@ -198,6 +201,7 @@ class AccountRuntime:
         async with self._sync_lock:
             try:
                 positions = await self._ask_broker(self.broker.query_positions(), "positions")
+                await self._look_up_contracts(positions)
                 summary = await self._ask_broker(self.broker.query_account(), "the account")
                 first = not self._synced_once
                 self._reconciler.take_books(positions, summary, announce=not first)
@@ -271,6 +275,9 @@ class AccountRuntime:
         recorded = False
         try:
             contract = await self._contract(request.symbol)
+            if contract is not None and request.limit_price is not None:
+                shown = price_on(ladder_for(contract), request.limit_price)  # the same value
+                request = msgspec.structs.replace(request, limit_price=shown)
             quote = await self._quote_for_checks(request)
             order = new_order(
                 request,
@@ -499,7 +506,15 @@ class AccountRuntime:
     async def positions(self) -> list[Position]:
         """Asked of the broker, so prices and valuations are current."""
         positions = await self._ask_broker(self.broker.query_positions(), "positions")
-        return sorted(positions, key=position_key)
+        await self._look_up_contracts(positions)
+        return sorted(map(self._ledger.shown, positions), key=position_key)
+
+    async def _look_up_contracts(self, positions: list[Position]) -> None:
+        """The instruments of positions not looked up yet, so their prices get their ticks'
+        form (a failed lookup leaves the tick to be guessed from the prices)."""
+        for symbol in sorted({p.symbol for p in positions} - self._ledger.contracts.keys()):
+            with contextlib.suppress(TradebridgeError):
+                await self._contract(symbol)
 
     async def summary(self) -> AccountSummary:
         return await self._ask_broker(self.broker.query_account(), "the account summary")

@@ -7,14 +7,17 @@ journal commits what is staged in groups (see `Journal`). All on the engine loop
 """
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import msgspec
 from sqlalchemy import Engine
 
 from tradebridge.domain.enums import EventType, OrderStatus
 from tradebridge.domain.errors import NotFound
+from tradebridge.domain.forms import ladder_of, position_form
 from tradebridge.domain.models import AccountSummary, Contract, Position, Trade
 from tradebridge.domain.orders import Order
+from tradebridge.domain.ticks import TickLadder
 from tradebridge.engine.checks import AccountView
 from tradebridge.engine.journal import Journal, StagedEvent
 from tradebridge.engine.order_index import OrderIndex
@@ -85,7 +88,17 @@ class Ledger:
         self.journal.stage_trade(trade, broker_trade_id)
         self.emit(EventType.TRADE, trade)
 
+    def ladder(self, symbol: str, seen: Decimal) -> TickLadder:
+        """The tick ladder of `symbol` (guessed from the price `seen` if not looked up)."""
+        return ladder_of(symbol, self.contracts.get(symbol), seen)
+
+    def shown(self, position: Position) -> Position:
+        """A position as the broker reports it, in the form of our numbers."""
+        return position_form(position, self.ladder(position.symbol, position.last_price))
+
     def set_position(self, position: Position) -> None:
+        """Take the broker's report of a position (put in our form here)."""
+        position = self.shown(position)
         if position.qty == 0:
             self.positions.pop(position_key(position), None)
         else:

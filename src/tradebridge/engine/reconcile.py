@@ -73,7 +73,7 @@ class Reconciler:
         """The broker's books replace ours. After a reconnect, what changed while away is
         published (the first read at start publishes nothing: nothing changed)."""
         ledger = self._ledger
-        fresh = {position_key(p): p for p in positions if p.qty}
+        fresh = {position_key(p): ledger.shown(p) for p in positions if p.qty}
         if announce:
             for key, position in fresh.items():
                 if ledger.positions.get(key) != position:

@@ -22,9 +22,9 @@ import msgspec
 from tradebridge.brokers.base import BrokerSink, Fill, OrderUpdate
 from tradebridge.domain.enums import ConnectionState, EventType, OrderStatus
 from tradebridge.domain.errors import EngineUnavailable, IllegalTransition
+from tradebridge.domain.forms import price_on
 from tradebridge.domain.models import AccountSummary, Position, Quote, Trade
 from tradebridge.domain.orders import Order, apply_fill, cancel_refused, transition
-from tradebridge.domain.ticks import ladder_for
 from tradebridge.engine.ledger import Ledger, now
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,6 @@ FILLS_AWAITED_S = 30.0
 sent yet, before it ends anyway (the fills that come later are then refused and logged)."""
 MAX_HELD = 10_000
 """Fills (and early fees) held for an order the broker has not told us about yet."""
-
-
-def _tick_of(price: Decimal) -> Decimal:
-    """The finest tick a price shows, for averaging fills of an instrument not looked up."""
-    exponent = price.as_tuple().exponent
-    return Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
 
 
 class BrokerReports(BrokerSink):
@@ -156,6 +150,9 @@ class BrokerReports(BrokerSink):
         status = update.status
         if status in (OrderStatus.PENDING_NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED):
             status = OrderStatus.NEW  # the broker has it; its fills follow
+        limit = details.limit_price
+        if limit is not None:
+            limit = price_on(self._ledger.ladder(details.symbol, limit), limit)
         order = Order(
             id=self._ledger.ids.new_id(),
             client_order_id=None,
@@ -166,7 +163,7 @@ class BrokerReports(BrokerSink):
             type=details.type,
             time_in_force=details.time_in_force,
             qty=details.qty,
-            limit_price=details.limit_price,
+            limit_price=limit,
             filled_qty=0,
             avg_fill_price=None,
             status=status,
@@ -204,10 +201,10 @@ class BrokerReports(BrokerSink):
         if order is None:
             self._hold(fill)
             return
-        contract = ledger.contracts.get(order.symbol)
-        tick = ladder_for(contract).tick_at(fill.price) if contract else _tick_of(fill.price)
+        ladder = ledger.ladder(order.symbol, fill.price)
+        price = price_on(ladder, fill.price)
         try:
-            updated = apply_fill(order, fill.qty, fill.price, tick, fill.time)
+            updated = apply_fill(order, fill.qty, price, ladder.tick_at(price), fill.time)
         except IllegalTransition as refused:
             log.warning("account %s: refused fill: %s", ledger.account_id, refused.message)
             return
@@ -220,7 +217,7 @@ class BrokerReports(BrokerSink):
             symbol=order.symbol,
             side=order.side,
             qty=fill.qty,
-            price=fill.price,
+            price=price,
             fee=fee,
             time=fill.time,
         )
