@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from tradebridge.domain.money import (
     CENT,
     average_price,
+    price_form,
+    tick_places,
     is_on_tick,
     round_money,
     round_to_tick,
@@ -123,21 +125,24 @@ def test_round_to_tick_lands_on_the_tick_within_half_a_tick(price: Decimal, tick
 @pytest.mark.parametrize(
     ("notional", "qty", "tick", "average"),
     [
-        ("3006.00", 300, "0.01", "10.02"),  # 100 @ 10.00 + 200 @ 10.03
-        ("1000", 100, "0.01", "10.00"),
+        ("3006.00", 300, "0.01", "10.0200"),  # 100 @ 10.00 + 200 @ 10.03
+        ("1000", 100, "0.01", "10.0000"),
         ("30.01", 3, "0.01", "10.0033"),
         ("30.02", 3, "0.01", "10.0067"),
         ("20.01", 2, "0.01", "10.0050"),
-        ("20.0001", 2, "0.01", "10.0001"),  # 10.00005: half up
+        ("20.0001", 2, "0.01", "10.0000"),  # 10.00005: half even
+        ("20.0003", 2, "0.01", "10.0002"),  # 10.00015: half even
         ("8.003", 2, "0.001", "4.00150"),
-        ("8.004", 2, "0.001", "4.002"),
-        ("20.4", 2, "0.2", "10.2"),
-        ("9990", 2, "5", "4995"),
+        ("8.004", 2, "0.001", "4.00200"),
+        ("20.4", 2, "0.2", "10.200"),
+        ("9990", 2, "5", "4995.00"),
         ("9995", 2, "5", "4997.50"),
+        ("9990", 2, "10", "4995.00"),
         ("1.9999", 2, "0.0001", "0.999950"),
+        ("0", 1, "0.01", "0.0000"),
     ],
 )
-def test_average_price_is_on_tick_when_exact_else_two_decimals_finer(
+def test_average_price_is_always_two_decimals_finer_than_the_tick(
     notional: str, qty: int, tick: str, average: str
 ) -> None:
     assert str(average_price(D(notional), qty, D(tick))) == average
@@ -154,7 +159,7 @@ def test_average_price_is_on_tick_when_exact_else_two_decimals_finer(
 def test_average_price_off_a_non_decimal_tick_keeps_the_finer_digits(
     notional: str, qty: int, tick: str, average: str
 ) -> None:
-    """`on_tick` must mean a multiple of the tick, not merely the tick's number of decimals."""
+    """The form follows the tick's decimals, not whether the average is a multiple of it."""
     result = average_price(D(notional), qty, D(tick))
     assert result == D(average)
     assert not is_on_tick(result, D(tick))
@@ -168,7 +173,7 @@ def test_average_of_a_single_price_is_that_price_on_tick(
     price = price_ticks * D(tick)
     result = average_price(price * qty, qty, D(tick))
     assert result == price
-    assert result.as_tuple().exponent == D(tick).as_tuple().exponent
+    assert result.as_tuple().exponent == D(tick).as_tuple().exponent - 2
 
 
 @given(notional_units=st.integers(1, 10**10), qty=st.integers(1, 10_000), tick=_TICKS)
@@ -180,5 +185,41 @@ def test_average_price_is_within_half_a_fine_unit_of_the_true_average(
     result = average_price(notional, qty, step)
     fine = step.scaleb(-2)
     assert abs(result - notional / qty) <= fine / 2
-    if is_on_tick(result, step):
-        assert result.as_tuple().exponent == step.as_tuple().exponent
+    assert result.as_tuple().exponent == fine.as_tuple().exponent
+
+
+@pytest.mark.parametrize(
+    ("tick", "places"),
+    [
+        ("0.01", 2),
+        ("0.010", 2),
+        ("0.2", 1),
+        ("0.005", 3),
+        ("1", 0),
+        ("5", 0),
+        ("10", 0),
+        ("1E+1", 0),
+    ],
+)
+def test_tick_places_are_the_decimals_of_the_tick(tick: str, places: int) -> None:
+    assert tick_places(D(tick)) == places
+
+
+@pytest.mark.parametrize(
+    ("price", "tick", "shown"),
+    [
+        ("1540", "0.01", "1540.00"),
+        ("1500.5", "0.01", "1500.50"),
+        ("1500.520", "0.01", "1500.52"),
+        ("85970", "10", "85970"),
+        ("85970.00", "10", "85970"),
+        ("480.8", "0.2", "480.8"),
+        ("1500.505", "0.01", "1500.505"),  # off the tick's digits: kept, never rounded
+    ],
+)
+def test_price_form_writes_the_tick_decimals_without_changing_the_value(
+    price: str, tick: str, shown: str
+) -> None:
+    result = price_form(D(price), D(tick))
+    assert str(result) == shown
+    assert result == D(price)
