@@ -233,6 +233,9 @@ OPEN: list[StreamClient | StalledClient] = []
 class StreamClient:
     """A stream connection that answers the server's pings and remembers every message."""
 
+    decode: Callable[[str | bytes], Any] = staticmethod(json.loads)
+    """How a message is read (a subclass may keep the text of numbers)."""
+
     def __init__(self, ws: websockets.ClientConnection) -> None:
         self.ws = ws
         self.received: list[dict[str, Any]] = []
@@ -272,7 +275,7 @@ class StreamClient:
         deadline = time.monotonic() + within
         while True:
             raw = await asyncio.wait_for(self.ws.recv(), max(deadline - time.monotonic(), 0))
-            message: dict[str, Any] = json.loads(raw)
+            message: dict[str, Any] = self.decode(raw)
             if message["type"] == "ping":
                 await self.send(op="pong")
                 continue

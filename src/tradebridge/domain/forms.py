@@ -7,7 +7,7 @@ from decimal import Decimal
 import msgspec
 
 from tradebridge.domain.models import Contract, Position
-from tradebridge.domain.money import average_form, price_form
+from tradebridge.domain.money import CENT, average_form, price_form
 from tradebridge.domain.symbols import Market, market_of
 from tradebridge.domain.ticks import HK_TICKS, US_TICKS, TickLadder, ladder_for
 
@@ -39,10 +39,13 @@ def price_on(ladder: TickLadder, price: Decimal) -> Decimal:
 
 def position_form(position: Position, ladder: TickLadder) -> Position:
     """A broker's position in our form: `last_price` on its tick's decimals, `avg_cost` two
-    decimals finer than the tick where it lies (where the market is, for a zero cost)."""
+    decimals finer than the tick where it lies (where the market is, for a zero cost), money
+    written to the cent (a broker's finer digits are kept)."""
     near = abs(position.avg_cost) or abs(position.last_price)
     return msgspec.structs.replace(
         position,
         avg_cost=average_form(position.avg_cost, ladder.tick_at(near)),
         last_price=price_on(ladder, position.last_price),
+        market_value=price_form(position.market_value, CENT),
+        unrealized_pnl=price_form(position.unrealized_pnl, CENT),
     )
