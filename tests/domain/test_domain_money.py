@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from tradebridge.domain.money import (
     CENT,
     average_price,
-    price_form,
-    tick_places,
     is_on_tick,
+    price_form,
     round_money,
     round_to_tick,
+    tick_places,
     to_decimal,
 )
 
