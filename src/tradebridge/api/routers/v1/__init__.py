@@ -16,5 +16,7 @@ from tradebridge.api.routers.v1 import (
 )
 
 router = APIRouter(prefix="/api/v1")
-for module in (health, auth, keys, accounts, risk, orders, trades, market, paper, audit):
+# Routes are matched in this order: the order routes, the hottest path, first. The document's
+# sections follow `openapi.document.TAGS`, not this order.
+for module in (orders, accounts, health, auth, keys, risk, trades, market, paper, audit):
     router.include_router(module.router)
