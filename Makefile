@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test check bench clean
+.PHONY: run test check bench bench-references clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ $(CHROMIUM):
 test: check $(CHROMIUM)
 	$(BIN)/pytest
 
+# Order entry and reads beside their floor (bench/README.md); wrk must be installed.
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/orders.py
+
+# The dialects beside httptrading itself (installed in a venv of its own under bench/.venvs).
+bench-references: $(VENV)/.installed-test
+	$(BIN)/python bench/references.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
