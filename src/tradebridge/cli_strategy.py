@@ -81,6 +81,14 @@ def run(
             show_default=False,
         ),
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="Run it under this name (its client_order_ids start with it).",
+            show_default=False,
+        ),
+    ] = None,
     url: UrlOption = None,
     api_key: KeyOption = None,
     profile: ProfileOption = None,
@@ -90,16 +98,20 @@ def run(
     from tradebridge_client.strategy import strategy_name
 
     strategy = _load(file, class_name)
+    if name is not None:
+        strategy.name = name
+    try:
+        named = strategy_name(strategy)
+    except ValueError as bad:
+        _fail(str(bad), 2)
     where = target(url, api_key, profile, account)
     with connected(where) as client:
-        name = _account(client, where)
-        state_file = state or default_state_file(strategy_name(strategy), name, where.url)
+        on = _account(client, where)
+        state_file = state or default_state_file(named, on, where.url)
         typer.echo(
-            f"running {strategy_name(strategy)} ({file}) on {name} at {where.url}; "
-            f"state in {state_file}",
-            err=True,
+            f"running {named} ({file}) on {on} at {where.url}; state in {state_file}", err=True
         )
-        LiveRunner(strategy, client, name, state_file=state_file).run()
+        LiveRunner(strategy, client, on, state_file=state_file).run()
 
 
 @strategy_app.command("backtest")
@@ -172,7 +184,7 @@ def backtest(
     if as_json:
         _print_json(data)
         return
-    table = Table("", "", title=f"backtest of {data['strategy']}")
+    table = Table(show_header=False, title=f"backtest of {data['strategy']}")
     rows = [
         ("period", f"{data['from']} to {data['to']}"),
         ("bars", f"{data['bars']:,} ({data['interval']})"),

@@ -91,7 +91,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def config_path() -> Path:
     """The user's config file of the trader commands."""
-    return Path(typer.get_app_dir("tradebridge", force_posix=True)) / "config.toml"
+    return Path(typer.get_app_dir("tradebridge")) / "config.toml"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,12 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tradebridge.brokers.futu.config import FutuSettings, default_base_currency
+from tradebridge.brokers.ib.config import IbSettings
+from tradebridge.brokers.longport.config import LongportSettings
 from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.brokers.tiger.config import TigerSettings
+from tradebridge.brokers.vnpy.config import VnpySettings
 from tradebridge.domain.enums import TradingState
 from tradebridge.domain.money import plain_decimal_input
 from tradebridge.sections import Section
@@ -298,7 +303,36 @@ class PaperAccount(AccountBase):
     paper: PaperSettings = Field(default_factory=PaperSettings)
 
 
-BROKER_NAMES = ("paper",)
+class IbAccount(AccountBase):
+    broker: Literal["ib"] = "ib"
+    ib: IbSettings = Field(default_factory=IbSettings)
+
+
+class VnpyAccount(AccountBase):
+    broker: Literal["vnpy"] = "vnpy"
+    vnpy: VnpySettings
+
+
+class FutuAccount(AccountBase):
+    broker: Literal["futu"] = "futu"
+    futu: FutuSettings = Field(default_factory=FutuSettings)
+
+    _currency_of_market = model_validator(mode="before")(default_base_currency)
+
+
+class TigerAccount(AccountBase):
+    broker: Literal["tiger"] = "tiger"
+    base_currency: str = "USD"
+    tiger: TigerSettings
+
+
+class LongportAccount(AccountBase):
+    broker: Literal["longport"] = "longport"
+    base_currency: str = "HKD"
+    longport: LongportSettings
+
+
+BROKER_NAMES = ("paper", "ib", "vnpy", "futu", "tiger", "longport")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -310,7 +344,12 @@ def _broker_of(value: Any) -> str:
 
 
 AccountSettings = Annotated[
-    Annotated[PaperAccount, Tag("paper")],
+    Annotated[PaperAccount, Tag("paper")]
+    | Annotated[IbAccount, Tag("ib")]
+    | Annotated[VnpyAccount, Tag("vnpy")]
+    | Annotated[FutuAccount, Tag("futu")]
+    | Annotated[TigerAccount, Tag("tiger")]
+    | Annotated[LongportAccount, Tag("longport")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
@@ -375,6 +414,28 @@ class MetricsSettings(Section):
     """A bearer token a scraper may send instead of an admin's token or API key."""
 
 
+class HostedStrategySettings(Section):
+    """A strategy the engine runs as a child process (`[[strategies]]`): `tradebridge
+    strategy run FILE` on `account`, restarted when it dies, listed at `GET
+    /api/v1/strategies` and started or stopped there by admins."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+    """The strategy's name here, in the API and in its client_order_ids (it replaces the
+    one of the class)."""
+    file: Path
+    """The strategy's Python file (relative: to the directory the engine runs in)."""
+    account: AccountId
+    class_name: str | None = None
+    """The `Strategy` subclass to run, where the file defines several."""
+    user: str = "admin"
+    """Owner of the API key the strategy trades with (scopes read and trade, bound to
+    `account`); the engine creates it and keeps it in `<data_dir>/strategies/`."""
+    autostart: bool = True
+    """Start it with the engine (until stopped through the API, which is remembered)."""
+    url: str | None = None
+    """Where the strategy reaches the API; default: this config's `[server]`."""
+
+
 def _default_accounts() -> list[AccountSettings]:
     return [PaperAccount(id="paper")]
 
@@ -402,6 +463,7 @@ class Settings(BaseSettings):
     compat: CompatSettings = Field(default_factory=CompatSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    strategies: list[HostedStrategySettings] = Field(default_factory=list)
 
     @field_validator("accounts", mode="before")
     @classmethod
@@ -435,6 +497,38 @@ class Settings(BaseSettings):
                 instances.add(instance)
         return accounts
 
+    @field_validator("accounts")
+    @classmethod
+    def _vnpy_gateways(
+        cls, accounts: list[AccountSettings], info: ValidationInfo
+    ) -> list[AccountSettings]:
+        """Each vnpy account's gateway name (unique: vnpy's ids and flow folders carry it) and
+        trader dir (one per engine: vnpy keeps it in a module global), with their defaults."""
+        data_dir: Path = info.data.get("data_dir", Path(".tradebridge"))
+        resolved: list[AccountSettings] = []
+        names: dict[str, str] = {}
+        trader_dirs: set[Path] = set()
+        for account in accounts:
+            if isinstance(account, VnpyAccount):
+                vnpy = account.vnpy
+                name = vnpy.gateway_name or account.id.upper().replace("-", "_")
+                trader_dir = (vnpy.trader_dir or data_dir / "vnpy").absolute()
+                if name.lower() in names:
+                    raise ValueError(
+                        f"accounts {names[name.lower()]!r} and {account.id!r} have the same "
+                        f"vnpy gateway_name {name!r}; give each its own"
+                    )
+                names[name.lower()] = account.id
+                trader_dirs.add(trader_dir)
+                update = {"gateway_name": name, "trader_dir": trader_dir}
+                account = account.model_copy(update={"vnpy": vnpy.model_copy(update=update)})
+            resolved.append(account)
+        if len(trader_dirs) > 1:
+            raise ValueError(
+                "the vnpy accounts name different trader_dir values; vnpy has one per process"
+            )
+        return resolved
+
     @field_validator("compat")
     @classmethod
     def _vnpy_account_configured(
@@ -449,6 +543,25 @@ class Settings(BaseSettings):
                 {"account": vnpy.account},
             )
         return compat
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategies_on_known_accounts(
+        cls, strategies: list[HostedStrategySettings], info: ValidationInfo
+    ) -> list[HostedStrategySettings]:
+        accounts = {a.id for a in info.data.get("accounts", [])}
+        names: set[str] = set()
+        for strategy in strategies:
+            if strategy.name in names:
+                raise ValueError(f"strategy name {strategy.name!r} appears twice")
+            names.add(strategy.name)
+            if accounts and strategy.account not in accounts:
+                raise PydanticCustomError(
+                    "unknown_account",
+                    "strategies: {name} runs on account '{account}', which is not configured",
+                    {"name": strategy.name, "account": strategy.account},
+                )
+        return strategies
 
     @property
     def database_url(self) -> str:

@@ -15,6 +15,8 @@ class RecordingSink:
         self.calls: list[tuple[str, Any]] = []
         self.states: dict[str, str] = {}
         """What the broker asked to keep (`on_state`), latest per key; not in `calls`."""
+        self.connection_messages: list[str] = []
+        """The message of each `on_connection`, in order."""
 
     def on_order_update(self, update: OrderUpdate) -> None:
         self.calls.append(("order", update))
@@ -41,6 +43,7 @@ class RecordingSink:
 
     def on_connection(self, state: ConnectionState, message: str) -> None:
         self.calls.append(("connection", state))
+        self.connection_messages.append(message)
 
     def on_state(self, key: str, value: str) -> None:
         self.states[key] = value

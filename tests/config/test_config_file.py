@@ -346,7 +346,7 @@ def test_httptrading_tokens_are_16_to_64_characters(
         ("[server]\nworkers = 0\n", "server.workers"),
         ("[database]\nsqlite_synchronous = 'off'\n", "database.sqlite_synchronous"),
         ("log_level = 'verbose'\n", "log_level"),
-        ("[[accounts]]\nid = 'p'\nbroker = 'futu'\n", "accounts.0.broker"),
+        ("[[accounts]]\nid = 'p'\nbroker = 'nosuchbroker'\n", "accounts.0.broker"),
         (_account_toml("", "market = 'replay'"), "accounts.0.paper.market"),
         (_account_toml("", "market_hours = 'nyse'"), "accounts.0.paper.market_hours"),
         (_account_toml("", "cash = { CNY = -1 }"), "accounts.0.paper.cash.CNY"),

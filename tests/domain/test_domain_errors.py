@@ -11,6 +11,7 @@ from tradebridge.domain.errors import (
     InternalError,
     OrderRejected,
     TradebridgeError,
+    ValidationFailed,
     error_from_code,
 )
 
@@ -71,13 +72,30 @@ def test_error_from_code_round_trips_every_class(cls: type[TradebridgeError]) ->
     assert received.code == sent.code
     assert received.message == sent.message
     assert str(received) == sent.message
-    assert received.details == details
+    assert received.details == sent.details
+    assert {k: v for k, v in sent.details.items() if k != "errors"} == details
 
 
-@pytest.mark.parametrize("cls", PLAIN_SUBCLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", [c for c in PLAIN_SUBCLASSES if c is not ValidationFailed], ids=lambda c: c.__name__
+)
 def test_error_without_details_has_empty_details(cls: type[TradebridgeError]) -> None:
     assert cls("m").details == {}
     assert error_from_code(cls.code, "m", {}).details == {}
+
+
+def test_a_validation_error_always_names_its_field_and_lists_its_errors() -> None:
+    bare = {"field": "body", "errors": [{"field": "body", "message": "m"}]}
+    assert ValidationFailed("m").details == bare
+    assert error_from_code("validation_error", "m", {}).details == bare
+    named = ValidationFailed("qty must be positive", {"field": "qty", "value": "-1"})
+    assert named.details == {
+        "field": "qty",
+        "value": "-1",
+        "errors": [{"field": "qty", "message": "qty must be positive"}],
+    }
+    listed = [{"field": "qty", "message": "a"}, {"field": "side", "message": "b"}]
+    assert ValidationFailed("two", {"errors": listed}).details == {"field": "qty", "errors": listed}
 
 
 @pytest.mark.parametrize("reason", list(RejectReason), ids=lambda r: r.value)

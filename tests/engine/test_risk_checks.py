@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from tests.engine.conftest import Harness, start_harness, stop_harness
 
+from tradebridge.brokers.base import Capabilities
 from tradebridge.brokers.paper.config import PaperSettings
 from tradebridge.config import PaperAccount, RiskSettings
 from tradebridge.domain.enums import (
@@ -23,7 +24,7 @@ from tradebridge.domain.enums import (
 from tradebridge.domain.errors import OrderRejected, ValidationFailed
 from tradebridge.domain.models import Contract
 from tradebridge.domain.orders import OrderRequest
-from tradebridge.engine.checks import AccountView, Refusal, RiskLimits
+from tradebridge.engine.checks import AccountView, Refusal, RiskLimits, check_order
 from tradebridge.store import queries
 from tradebridge.store.database import create_db_engine
 from tradebridge.store.migrate import upgrade
@@ -209,6 +210,22 @@ def test_max_orders_per_second_counts_a_sliding_second() -> None:
     check()
     with pytest.raises(Refusal):
         check()
+
+
+def test_funds_are_the_broker_s_to_check_where_it_says_so() -> None:
+    """A margin broker (IB) lends: a buy beyond the cash of its currency is not refused here."""
+    contract = Contract(
+        symbol=APPLE, name="", currency="USD", lot_size=1, tick_size=D("0.01"), pre_close=D(230)
+    )
+    no_cash = AccountView(
+        balances={}, positions={}, reserved_cash={}, reserved_qty={}, open_orders={}
+    )
+    buy = order(qty=10, price="230.00", symbol=APPLE)
+    limits = RiskLimits(RiskSettings())
+    with pytest.raises(Refusal) as caught:
+        check_order(buy, contract, None, Capabilities(), no_cash, limits)
+    assert caught.value.reason is RejectReason.INSUFFICIENT_FUNDS
+    check_order(buy, contract, None, Capabilities(broker_checks_funds=True), no_cash, limits)
 
 
 async def test_halted_refuses_every_new_order_but_cancels_work(start: Start) -> None:

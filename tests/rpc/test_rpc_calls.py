@@ -166,7 +166,10 @@ async def test_params_that_do_not_fit_are_a_validation_error(net: Net, address: 
         await client.call("place", WrongOrder("600000.SH", "lots", 1.0), Notional)
     assert caught.value.code == "validation_error"
     assert caught.value.message == "Expected `int`, got `str` - at `$.qty`"
-    assert caught.value.details == {"field": "qty"}
+    assert caught.value.details == {
+        "field": "qty",
+        "errors": [{"field": "qty", "message": caught.value.message}],
+    }
 
     with pytest.raises(ValidationFailed, match="Expected `object`, got `None`"):
         await client.call("place", None, Notional)

@@ -293,38 +293,64 @@ class LiveRunner:
             self._stream.close()
 
     def run(self) -> None:
-        self.ctx.load()
-        self._warm_up()
-        last_seq = self.state.state.last_seq if self.state else None
-        try:
-            stream = self._open_stream(last_seq)
-        except ResumeFailed:
-            stream = self._open_stream(None)  # the server no longer has it: start from now
-        self._stream = stream
-        with self._signals(), stream:
+        with self._signals():
             try:
-                self.callbacks.start()
-                self._finish_interrupted_bar()
-                for event in self._events(stream):
-                    self._busy = True
-                    try:
+                with self._busy_now():
+                    self.ctx.load()
+                    self._warm_up()
+            except Stopped:
+                return  # stopped before it started
+            try:
+                with self._busy_now():
+                    self.callbacks.start()
+                    self._finish_interrupted_bar()
+                for event in self._events():
+                    with self._busy_now():
                         self._handle(event)
-                    finally:
-                        self._busy = False
+                        self._checkpoint()
+                    if self._stopping.is_set():
+                        break  # a signal came while it handled the event
             except Stopped:
                 pass
             finally:
+                self._busy = True  # a second signal does not cut `on_stop` short
+                if self._stream is not None:
+                    self._stream.close()
                 self.callbacks.stop()
+
+    @contextlib.contextmanager
+    def _busy_now(self) -> Iterator[None]:
+        """While the strategy (or the start) works, a signal only asks the run to end."""
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
+        if self._stopping.is_set():
+            raise Stopped
+
+    def _events(self) -> Iterator[AccountEvent | QuoteEvent]:
+        """The stream's events, resumed after the `seq` the state file holds; if the server
+        no longer has that far back, from now on (what was missed is lost to `on_order`
+        and `on_trade`; positions and orders are read again)."""
+        since = self.state.state.last_seq if self.state else None
+        while not self._stopping.is_set():
+            stream = self._stream = self._open_stream(since)
+            try:
+                for event in stream:
+                    if self._stopping.is_set():
+                        return
+                    if isinstance(event, AccountEvent | QuoteEvent):
+                        yield event
+                return  # closed by `stop`
+            except ResumeFailed as refused:
+                print(f"cannot resume after event {since} ({refused.code}): going on from now")
+                stream.close()
+                since = None
+                self.ctx.load()
 
     def _open_stream(self, since_seq: int | None) -> Stream:
         return self.client.stream(self.account, since_seq, quotes=list(self.strategy.symbols))
-
-    def _events(self, stream: Stream) -> Iterator[AccountEvent | QuoteEvent]:
-        for event in stream:
-            if self._stopping.is_set():
-                return
-            if isinstance(event, AccountEvent | QuoteEvent):
-                yield event
 
     def _warm_up(self) -> None:
         interval, count = self.strategy.interval, self.strategy.history
@@ -373,17 +399,24 @@ class LiveRunner:
             ctx.update_position(data)
         else:
             ctx.update_balance(data)
-        if self.state is not None:
-            self.state.state.last_seq = event.seq
-            self.state.save()
 
     def _deliver_bar(self, bar: Bar, *, keep: bool = True) -> None:
         if self.state is not None:
             self.state.state.pending_bar = bar
-            self.state.save()
+            self._checkpoint(force=True)
         self.callbacks.bar(bar, keep=keep)
         if self.state is not None:
             self.state.state.pending_bar = None
+            self._checkpoint(force=True)
+
+    def _checkpoint(self, *, force: bool = False) -> None:
+        """Write down the `seq` of the last account event handled (the stream's: events
+        are handled in its order), when it changed or `force`."""
+        if self.state is None:
+            return
+        seq = self.state.state.last_seq if self._stream is None else self._stream.last_seq
+        if seq != self.state.state.last_seq or force:
+            self.state.state.last_seq = seq
             self.state.save()
 
     @contextlib.contextmanager

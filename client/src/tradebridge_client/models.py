@@ -148,10 +148,14 @@ class AccountSummary(Struct, frozen=True, kw_only=True):
 
 
 class Capabilities(Struct, frozen=True, kw_only=True):
+    """What the account's broker supports: orders beyond these are refused `not_supported`."""
+
     markets: list[str] = msgspec.field(default_factory=list)
     """The markets the account trades (`cn_stock`, `hk_stock`, `us_stock`, `cn_futures`)."""
     market_orders: bool = True
     short_selling: bool = False
+    broker_checks_funds: bool = False
+    """Buys beyond the cash of their currency are the broker's to allow (IB's buying power)."""
     quote_streaming: bool = False
     bars: bool = False
     time_in_force: list[TimeInForce] = msgspec.field(default_factory=list)

@@ -87,7 +87,7 @@ class Strategy:
         history: how many bars of each symbol `ctx.bars` keeps (and loads at start).
     """
 
-    name: ClassVar[str] = ""
+    name: str = ""
     symbols: ClassVar[Sequence[str]] = ()
     interval: ClassVar[Interval] = "1m"
     history: ClassVar[int] = DEFAULT_HISTORY

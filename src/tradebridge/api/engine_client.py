@@ -28,6 +28,8 @@ from tradebridge.engine.protocol import (
     RiskState,
     RiskUpdate,
     SetQuote,
+    StrategyInfo,
+    StrategyRef,
     WatchQuotes,
 )
 from tradebridge.rpc import RpcClient
@@ -156,3 +158,12 @@ class EngineClient:
 
     async def paper_reset(self, account: str) -> None:
         await self.rpc.call(Method.PAPER_RESET, AccountRef(account), type(None))
+
+    async def strategies(self) -> list[StrategyInfo]:
+        return await self.rpc.call(Method.STRATEGIES, None, list[StrategyInfo])
+
+    async def start_strategy(self, name: str) -> StrategyInfo:
+        return await self.rpc.call(Method.STRATEGY_START, StrategyRef(name), StrategyInfo)
+
+    async def stop_strategy(self, name: str) -> StrategyInfo:
+        return await self.rpc.call(Method.STRATEGY_STOP, StrategyRef(name), StrategyInfo)

@@ -170,6 +170,9 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     market_orders: bool = True
     short_selling: bool = False
     """Stock sells beyond the position are the broker's to allow (a margin account)."""
+    broker_checks_funds: bool = False
+    """Stock buys beyond the cash of their currency are the broker's to allow (margin,
+    currency loans, as IB's buying power): the engine does not check funds first."""
     quote_streaming: bool = False
     """Quotes through `subscribe_quotes`; without it the engine polls `quotes()`."""
     bars: bool = False

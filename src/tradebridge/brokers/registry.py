@@ -9,7 +9,8 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from pathlib import Path
+from typing import cast
 
 from tradebridge.brokers.base import Broker, BrokerSink
 from tradebridge.config import AccountBase
@@ -24,10 +25,18 @@ class BrokerEntry:
     """The SDK's top-level module, if the adapter needs one."""
     extra: str | None = None
     """The extra that installs the SDK: `pip install 'tradebridge[<extra>]'`."""
+    files: bool = False
+    """Whether `create` takes a third argument: a directory of the broker's own under the
+    data dir, for what its SDK writes (logs), or None when the caller has no data dir."""
 
 
 BROKERS: dict[str, BrokerEntry] = {  # the same names as `config.BROKER_NAMES`
     "paper": BrokerEntry("tradebridge.brokers.paper"),
+    "ib": BrokerEntry("tradebridge.brokers.ib", sdk="ib_async", extra="ib"),
+    "vnpy": BrokerEntry("tradebridge.brokers.vnpy", sdk="vnpy", extra="vnpy"),
+    "futu": BrokerEntry("tradebridge.brokers.futu", sdk="futu", extra="futu", files=True),
+    "tiger": BrokerEntry("tradebridge.brokers.tiger", sdk="tigeropen", extra="tiger", files=True),
+    "longport": BrokerEntry("tradebridge.brokers.longport", sdk="longbridge", extra="longport"),
 }
 
 
@@ -35,8 +44,11 @@ class SdkMissing(BrokerUnavailable):
     """The account's broker SDK is not installed; the message names the extra."""
 
 
-def create_broker(account: AccountBase, sink: BrokerSink) -> Broker:
-    """The adapter of `account`. Raises `SdkMissing` naming the extra to install."""
+def create_broker(
+    account: AccountBase, sink: BrokerSink, *, data_dir: Path | None = None
+) -> Broker:
+    """The adapter of `account`. Raises `SdkMissing` naming the extra to install. A broker
+    with `files` gets `<data_dir>/brokers/<broker>` for its SDK's files."""
     entry = BROKERS[account.broker]
     if entry.sdk is not None and importlib.util.find_spec(entry.sdk) is None:
         raise SdkMissing(
@@ -44,7 +56,8 @@ def create_broker(account: AccountBase, sink: BrokerSink) -> Broker:
             f"pip install 'tradebridge[{entry.extra}]'",
             {"account": account.id, "extra": entry.extra},
         )
-    create = cast(
-        Callable[[Any, BrokerSink], Broker], importlib.import_module(entry.package).create
-    )
+    create = cast(Callable[..., Broker], importlib.import_module(entry.package).create)
+    if entry.files:
+        files = None if data_dir is None else data_dir / "brokers" / account.broker
+        return create(account, sink, files)
     return create(account, sink)

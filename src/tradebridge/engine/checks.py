@@ -126,7 +126,8 @@ def check_order(
     if market is Market.CN_FUTURES:
         return  # margin and offsets are the venue's to check: the broker refuses what they allow
     if request.side is Side.BUY:
-        _check_funds(request, contract, quote, account)
+        if not capabilities.broker_checks_funds:
+            _check_funds(request, contract, quote, account)
     elif not capabilities.short_selling:
         _check_position(request, account)
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from tradebridge.store import queries
 from tradebridge.store.database import create_db_engine
 from tradebridge.store.failures import DATABASE_ERRORS, DatabaseUnavailable
 from tradebridge.store.migrate import upgrade
+from tradebridge.strategies.host import StrategyHost
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,7 @@ async def _serve(
     accounts = {
         a.id: AccountRuntime(
             a,
-            broker_factory=create_broker,
+            broker_factory=functools.partial(create_broker, data_dir=settings.data_dir),
             journal=journal,
             db=db,
             ids=ids,
@@ -141,6 +143,7 @@ async def _serve(
         )
         for a in settings.accounts
     }
+    strategies = StrategyHost(settings, db)
     pruning: asyncio.Task[None] | None = None
     try:
         try:
@@ -149,8 +152,9 @@ async def _serve(
             if not journal_failed:
                 raise
         if not journal_failed:  # recovery could not write: stop at once (below)
-            EngineService(accounts).register(server)
+            EngineService(accounts, strategies).register(server)
             await server.start()
+            await strategies.start()
             if settings.engine.event_retention_days:
                 pruning = asyncio.create_task(
                     prune_events_periodically(
@@ -177,6 +181,7 @@ async def _serve(
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pruning
+        await strategies.close()
         await server.close(drain_s=DRAIN_S)
         for account in accounts.values():
             await account.close()

@@ -185,6 +185,27 @@ class ConnectionEvent(msgspec.Struct, frozen=True, kw_only=True):
     message: str
 
 
+class StrategyRef(msgspec.Struct, frozen=True):
+    name: str
+
+
+class StrategyInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A hosted strategy (`[[strategies]]`) and its child process."""
+
+    name: str
+    file: str
+    account: str
+    state: Literal["running", "starting", "stopped", "failed"]
+    """`starting`: waiting to be (re)started; `failed`: it cannot start (a wrong file or
+    class) and waits to be started again."""
+    pid: int | None
+    restarts: int
+    """How often it was started again after dying, since the engine started."""
+    started_at: datetime | None
+    last_exit: str | None
+    """How the process last ended, e.g. `exited with status 1`."""
+
+
 def account_topic(account: str) -> str:
     """PUB/SUB topic of an account's events; the trailing dot keeps `a` from matching `ab`."""
     return f"acct.{account}."
@@ -223,3 +244,6 @@ class Method:
     PAPER_SET_QUOTE = "paper.set_quote"
     PAPER_CLOCK = "paper.clock"
     PAPER_RESET = "paper.reset"
+    STRATEGIES = "strategies.list"
+    STRATEGY_START = "strategies.start"
+    STRATEGY_STOP = "strategies.stop"

@@ -35,10 +35,13 @@ from tradebridge.engine.protocol import (
     RiskState,
     RiskUpdate,
     SetQuote,
+    StrategyInfo,
+    StrategyRef,
     WatchQuotes,
 )
 from tradebridge.rpc import RpcServer
 from tradebridge.store.failures import database_error_reason
+from tradebridge.strategies.host import StrategyHost
 
 MAX_PAGE = 1000
 MAX_LEASE_S = 600.0
@@ -46,8 +49,11 @@ MAX_LEASE_S = 600.0
 
 
 class EngineService:
-    def __init__(self, accounts: dict[str, AccountRuntime]) -> None:
+    def __init__(
+        self, accounts: dict[str, AccountRuntime], strategies: StrategyHost | None = None
+    ) -> None:
         self._accounts = accounts
+        self._strategies = strategies
 
     def register(self, server: RpcServer) -> None:
         handlers: list[tuple[str, type[Any], Callable[[Any], Awaitable[Any]]]] = [
@@ -73,6 +79,9 @@ class EngineService:
             (Method.PAPER_SET_QUOTE, SetQuote, self.paper_set_quote),
             (Method.PAPER_CLOCK, ClockRequest, self.paper_clock),
             (Method.PAPER_RESET, AccountRef, self.paper_reset),
+            (Method.STRATEGIES, type(None), self.strategies),
+            (Method.STRATEGY_START, StrategyRef, self.start_strategy),
+            (Method.STRATEGY_STOP, StrategyRef, self.stop_strategy),
         ]
         for name, params_type, handler in handlers:
             server.register(name, params_type, _database_failures_as_unavailable(handler))
@@ -198,6 +207,20 @@ class EngineService:
         await account.reset_risk()
         simulator.reset()
         await account.flush()
+
+    async def strategies(self, _: None) -> list[StrategyInfo]:
+        return [] if self._strategies is None else self._strategies.list()
+
+    def _host(self, name: str) -> StrategyHost:
+        if self._strategies is None:
+            raise NotFound(f"no hosted strategy {name!r}", {"strategy": name})
+        return self._strategies
+
+    async def start_strategy(self, ref: StrategyRef) -> StrategyInfo:
+        return await self._host(ref.name).start_one(ref.name)
+
+    async def stop_strategy(self, ref: StrategyRef) -> StrategyInfo:
+        return await self._host(ref.name).stop_one(ref.name)
 
 
 def _database_failures_as_unavailable(

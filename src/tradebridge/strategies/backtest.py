@@ -216,10 +216,11 @@ class Backtest:
                 nearer, further = (
                     (bar.low, bar.high) if bar.close >= bar.open else (bar.high, bar.low)
                 )
-                self._move(symbol, nearer)
-                self._move(symbol, further)
-            pending.pop(symbol, None)
-            self._move(symbol, bar.close)
+                for price in (nearer, further, bar.close):
+                    self._walk(symbol, price)
+            else:
+                pending.pop(symbol, None)
+                self._move(symbol, bar.close)
             ended[symbol] = bar
         self.settle()
         for bar in sorted(ended.values(), key=lambda bar: bar.symbol):
@@ -269,6 +270,28 @@ class Backtest:
         if quote.last != price:
             self.adjusted += 1
         self.ctx.moved()
+
+    def _walk(self, symbol: str, target: Decimal) -> None:
+        """Move the market of `symbol` to `target` through the prices of the limit orders
+        resting on the way: a buy limit the market falls through fills at its limit (the
+        market stops one tick under it, where the ask is the limit), a sell limit at its
+        limit the market rises through; an order the market jumps over (a gap at the open)
+        fills at the quote it finds."""
+        (quote,) = _now(self.broker.quotes([symbol]))
+        current = quote.last
+        ladder = ladder_for(self.book.contract(symbol))
+        stops: list[Decimal] = []
+        for order in self.book.open.values():
+            limit = order.limit_price
+            if order.symbol != symbol or limit is None:
+                continue
+            if order.side is Side.BUY and target < limit <= current:
+                stops.append(ladder.step_down(limit) or limit)
+            elif order.side is Side.SELL and current <= limit < target:
+                stops.append(ladder.step_up(limit))
+        for price in sorted(set(stops), reverse=target < current):
+            self._move(symbol, price)
+        self._move(symbol, target)
 
     def _roll(self) -> None:
         """Bring the account to the clock: a new trading day rolls it (and its equity of the
@@ -367,7 +390,7 @@ class Book:
     def on_fill(self, fill: Fill) -> None:
         assert fill.order_id is not None
         order = self.orders[fill.order_id]
-        contract = self._contract(order.symbol)
+        contract = self.contract(order.symbol)
         tick = ladder_for(contract).tick_at(fill.price)
         filled = domain.apply_fill(order, fill.qty, fill.price, tick, fill.time)
         trade = client.Trade(
@@ -386,7 +409,7 @@ class Book:
         self.tell(filled)
         self._backtest.callbacks.trade(trade)
 
-    def _contract(self, symbol: str) -> Contract:
+    def contract(self, symbol: str) -> Contract:
         found = self._contracts.get(symbol)
         if found is None:
             found = _now(self._backtest.broker.contract(symbol))

@@ -39,7 +39,10 @@ async def side(broker, symbol, direction):
 async def test_a_futures_order_needs_an_offset(broker, sink, make_order) -> None:
     with pytest.raises(ValidationFailed, match="needs an offset") as caught:
         await broker.place_order(make_order(CU, "buy", 1, "86010"))
-    assert caught.value.details == {"field": "offset"}
+    assert caught.value.details == {
+        "field": "offset",
+        "errors": [{"field": "offset", "message": caught.value.message}],
+    }
     assert sink.calls == []
 
 

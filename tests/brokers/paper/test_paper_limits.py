@@ -191,6 +191,7 @@ async def test_set_quote_outside_the_limits_is_refused_naming_them(
         "field": field,
         "lower_limit": "1350.00",
         "upper_limit": "1650.00",
+        "errors": [{"field": field, "message": caught.value.message}],
     }
     assert "outside today's price limits 1350.00 to 1650.00" in caught.value.message
     assert sink.calls == []

@@ -83,7 +83,10 @@ async def test_set_quote_at_an_hk_band_edge(broker) -> None:
 async def test_set_quote_validation_names_the_field(broker, sink, fields, field, message) -> None:
     with pytest.raises(ValidationFailed, match=message) as caught:
         broker.set_quote(MOUTAI, **fields)
-    assert caught.value.details == {"field": field}
+    assert caught.value.details == {
+        "field": field,
+        "errors": [{"field": field, "message": caught.value.message}],
+    }
     assert MOUTAI in caught.value.message
     assert sink.calls == []
 

@@ -55,7 +55,10 @@ async def test_limit_order_without_price_is_invalid(broker, sink, make_order) ->
     order = make_order("600519.SH", "buy", 100, type=OrderType.LIMIT)
     with pytest.raises(ValidationFailed) as caught:
         await broker.place_order(order)
-    assert caught.value.details == {"field": "limit_price"}
+    assert caught.value.details == {
+        "field": "limit_price",
+        "errors": [{"field": "limit_price", "message": caught.value.message}],
+    }
     assert sink.calls == []
 
 

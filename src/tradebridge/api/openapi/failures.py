@@ -110,13 +110,15 @@ def raised_by(dependant: Dependant) -> set[str]:
 def route_errors(route: APIRoute, operation: dict[str, Any]) -> tuple[set[str], set[str]]:
     """What the route itself (its endpoint, dependencies and request parsing) may answer,
     and what the middleware may answer because of what the route takes."""
-    own, edge = raised_by(route.dependant), set()
+    own, edge = raised_by(route.dependant), set[str]()
     body = operation.get("requestBody")
     if body is not None:
         own.add("validation_error")
         if "application/json" in body.get("content", {}):
             own.add(_shape_of(route).unreadable_body)  # malformed, or another content type
-            edge.add("bad_request")  # not even text: FastAPI's own 400, in the plain shape
+            # Not even text (FastAPI's own 400), or refused by the strict JSON reader in front
+            # of the routes (`api.json_bodies`): in the plain shape.
+            edge.update(("bad_request", "validation_error"))
         # Over the size limit: refused before the route when the length is declared, by the
         # route when the body is streamed.
         own.add("payload_too_large")

@@ -14,8 +14,9 @@ To add broker `<name>`: copy this folder; add `class <Name>Account(AccountBase)`
 `Annotated[<Name>Account, Tag("<name>")]` to
 `config.AccountSettings` and the name to `config.BROKER_NAMES`; add
 `BrokerEntry("tradebridge.brokers.<name>", sdk=..., extra="<name>")` to
-`registry.BROKERS`; add the extra (the SDK, pinned) to `pyproject.toml`; a local fake of the
-broker's server under `tests/brokers/<name>/`.
+`registry.BROKERS` (with `files=True`, `create` also gets a directory of its own under the
+data dir, for what the SDK writes, e.g. its logs); add the extra (the SDK, pinned) to
+`pyproject.toml`; a local fake of the broker's server under `tests/brokers/<name>/`.
 
 Nothing imports this folder at run time; `tests/brokers/test_template.py` keeps it honest
 (it type-checks with the rest of `src/` and drives the adapter against an in-process SDK).

@@ -493,17 +493,19 @@ class PaperBroker(Broker):
         instrument = self._instruments.get(symbol)
         if instrument is None:
             raise NotFound(f"{symbol} is not traded by the paper broker")
-        if not instrument.ticks.is_on_tick(price):
-            price = max(snap_to_ladder(instrument.ticks, price), min_price(instrument.ticks))
+        ticks = instrument.ticks
+        if not ticks.is_on_tick(price):
+            price = max(snap_to_ladder(ticks, price), min_price(ticks))
         band = (
             self._market.band(symbol)
             if pre_close is None
-            else price_band(instrument.ticks, pre_close, instrument.contract.price_limit_pct)
+            else price_band(ticks, pre_close, instrument.contract.price_limit_pct)
         )
         if band is not None:
             price = min(max(price, band.lower), band.upper)
-        quote = self._market.set(symbol, last=price, pre_close=pre_close, deep=True)
-        self._match(symbol)
+        quote = self._market.replay(symbol, price, pre_close)
+        if symbol in self._resting:
+            self._match(symbol)
         return quote
 
     def has_resting(self, symbol: str) -> bool:

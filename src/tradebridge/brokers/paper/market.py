@@ -142,6 +142,21 @@ class QuoteBoard:
             self._deep.discard(symbol)
         return self._store(symbol, last, bid, ask, pre_close if pre_close is not None else kept)
 
+    def replay(self, symbol: str, last: Decimal, pre_close: Decimal | None = None) -> Quote:
+        """`set` for a price already on the tick and inside today's limits (or those of a
+        new `pre_close`), as `PaperBroker.replay_price` puts it: the sides one tick either
+        way, the depth last set, a deep book; nothing checked again."""
+        if pre_close is not None:
+            instrument = self._instruments[symbol]
+            self._bands[symbol] = price_band(
+                instrument.ticks, pre_close, instrument.contract.price_limit_pct
+            )
+        kept = pre_close if pre_close is not None else self._live[symbol].pre_close
+        assert kept is not None  # every stored quote has one
+        bid, ask = _sides(self._instruments[symbol].ticks, self._bands[symbol], last, None, None)
+        self._deep.add(symbol)
+        return self._store(symbol, last, bid, ask, kept)
+
     def _store(
         self,
         symbol: str,

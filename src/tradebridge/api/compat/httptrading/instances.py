@@ -11,7 +11,7 @@ from tradebridge.api.deps import HTTPTRADING_SCOPES
 from tradebridge.api.security import Principal
 from tradebridge.config import Settings
 
-BROKER_DISPLAY: dict[str, str] = {"paper": "tradebridge paper"}
+BROKER_DISPLAY: dict[str, str] = {"paper": "tradebridge paper", "ib": "盈透证券"}
 """`brokerDisplay` of each broker; a broker missing here shows its own name."""
 
 _STATE_KEY = "httptrading_instances"

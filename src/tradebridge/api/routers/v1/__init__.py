@@ -12,11 +12,24 @@ from tradebridge.api.routers.v1 import (
     orders,
     paper,
     risk,
+    strategies,
     trades,
 )
 
 router = APIRouter(prefix="/api/v1")
 # Routes are matched in this order: the order routes, the hottest path, first. The document's
 # sections follow `openapi.document.TAGS`, not this order.
-for module in (orders, accounts, health, auth, keys, risk, trades, market, paper, audit):
+for module in (
+    orders,
+    accounts,
+    health,
+    auth,
+    keys,
+    risk,
+    trades,
+    market,
+    paper,
+    audit,
+    strategies,
+):
     router.include_router(module.router)
