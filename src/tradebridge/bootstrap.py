@@ -2,9 +2,13 @@
 
 import logging
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -12,6 +16,7 @@ from tradebridge.api.security import SECRET_FILE_NAME, Role, SigningSecret, hash
 from tradebridge.config import Settings
 from tradebridge.store import users
 from tradebridge.store.database import create_db_engine
+from tradebridge.store.failures import display_url
 from tradebridge.store.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -56,12 +61,27 @@ def secret_path(settings: Settings) -> Path:
     return settings.data_dir / SECRET_FILE_NAME
 
 
-def announce_admin_password(prepared: Prepared) -> None:
+def announce_admin_password(prepared: Prepared, settings: Settings, cli_options: str = "") -> None:
     """Print the random password of the admin user this run created, if it did (once: the
-    database keeps only its hash)."""
-    if prepared.generated_admin_password:
-        print("First run: created user 'admin' with password (shown only once):", flush=True)
-        print(prepared.generated_admin_password, flush=True)
+    database keeps only its hash), in a box that says how to change it. `cli_options` are
+    the `--config`/`--data-dir` options the change command needs to find this database."""
+    password = prepared.generated_admin_password
+    if not password:
+        return
+    change = f"tradebridge user passwd {ADMIN_USERNAME}{' ' + cli_options if cli_options else ''}"
+    text = Text.assemble(
+        f"First run: created user '{ADMIN_USERNAME}' (role admin) with the password\n\n    ",
+        (password, "bold"),
+        "\n\nShown only this once: only its hash is kept, in the database\n"
+        f"{display_url(settings.database_url)}\n"
+        "To change it (while the server runs, or not):\n    ",
+        change,
+    )
+    # Wide enough that neither the password nor the command is ever wrapped when piped.
+    Console(width=max(100, len(change) + 8), highlight=False).print(
+        Panel(text, title="admin password", expand=False)
+    )
+    sys.stdout.flush()
 
 
 def _ensure_admin(db: Engine, settings: Settings) -> str | None:

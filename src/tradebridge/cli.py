@@ -4,8 +4,11 @@ import asyncio
 import getpass
 import logging
 import os
+import shlex
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import IntegrityError
 
+from tradebridge.cli_help import show_flags_without_type
 from tradebridge.config import ConfigError, Settings, load_settings
 from tradebridge.exits import ExitStatus
 from tradebridge.logs import configure_logging
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+show_flags_without_type()
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="tradebridge: a self-hosted trading gateway."
 )
@@ -126,17 +131,57 @@ def serve(
         ]
     )
 
-    def announce() -> None:
-        out = Console()
-        out.print(
-            f"tradebridge is starting on http://{settings.server.host}:"
-            f"{settings.server.port}  (API docs at /docs)",
+    url = f"http://{settings.server.host}:{settings.server.port}"
+
+    def announce_when_ready() -> None:
+        """Last, once the server answers, so that no start-up log line pushes it away: the
+        URL and, on a first run, the admin password."""
+        _wait_until_answering(settings)
+        Console().print(
+            f"tradebridge is ready on {url}  (API docs at {url}/docs)",
             highlight=False,
+            soft_wrap=True,
         )
         if prepared is not None:
-            announce_admin_password(prepared)
+            announce_admin_password(prepared, settings, _cli_options(common))
+
+    def announce() -> None:
+        Console().print(f"tradebridge is starting on {url}", highlight=False)
+        threading.Thread(target=announce_when_ready, name="announce", daemon=True).start()
 
     raise typer.Exit(supervisor.run(on_started=announce))
+
+
+READY_WAIT_S = 120.0
+"""How long `serve` waits for its engine and web to answer before it prints the first-run
+password anyway."""
+
+
+def _wait_until_answering(settings: Settings) -> None:
+    """Return once `/api/v1/health` says the engine answers through the web (or after
+    `READY_WAIT_S`, so the password is never held back by a broker that is down)."""
+    import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per poll
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
+        settings.server.host, settings.server.host
+    )
+    health = f"http://{'[' + host + ']' if ':' in host else host}:{settings.server.port}"
+    deadline = time.monotonic() + READY_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            answer = httpx.get(health + "/api/v1/health", timeout=1.0)
+            if answer.status_code == 200 and answer.json()["engines"][0]["status"] == "up":
+                time.sleep(0.3)  # the engine's line about the web's link comes just after
+                return
+        except (httpx.HTTPError, ValueError, LookupError, TypeError):
+            pass
+        time.sleep(0.25)
+
+
+def _cli_options(args: list[str]) -> str:
+    """`args` as they would be typed in a shell."""
+    return " ".join(shlex.quote(arg) for arg in args)
 
 
 @app.command()
@@ -156,7 +201,9 @@ def engine(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     _check_engine_link(settings, engine=True)
     configure_logging("engine", settings.log_level)
     try:
-        announce_admin_password(_prepare(settings))
+        announce_admin_password(
+            _prepare(settings), settings, _cli_options(_passthrough(config, data_dir))
+        )
         asyncio.set_event_loop_policy(_event_loop_policy())
         status = asyncio.run(run_engine(settings))
     except DatabaseUnavailable as exc:
@@ -193,7 +240,9 @@ def web(
     configure_logging("web", settings.log_level)
     # Schema and first-run set-up here, once, rather than racing in every worker.
     try:
-        announce_admin_password(_prepare(settings))
+        announce_admin_password(
+            _prepare(settings), settings, _cli_options(_passthrough(config, data_dir))
+        )
     except DatabaseUnavailable as exc:
         log.error("%s; answering 503 until it can be opened", exc)
     # Workers rebuild the settings from the environment: hand them our options that way.
@@ -266,9 +315,10 @@ def _users_db(config: Path | None, data_dir: Path | None) -> Iterator["Engine"]:
     password is then printed), closed afterwards."""
     from tradebridge.bootstrap import announce_admin_password, prepare
 
-    prepared = prepare(_settings(config, data_dir))
+    settings = _settings(config, data_dir)
+    prepared = prepare(settings)
     try:
-        announce_admin_password(prepared)
+        announce_admin_password(prepared, settings, _cli_options(_passthrough(config, data_dir)))
         yield prepared.db
     finally:
         prepared.db.dispose()
@@ -336,8 +386,9 @@ def user_passwd(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Set a user's password (asked twice on a terminal). The user's login tokens stop
-    working within seconds; their API keys keep working."""
+    """Set a user's password (asked twice on a terminal).
+
+    The user's login tokens stop working within seconds; their API keys keep working."""
     from tradebridge.api.security import hash_password
     from tradebridge.store import users
 
@@ -352,8 +403,9 @@ def user_passwd(
 
 @user_app.command("remove")
 def user_remove(name: str, config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
-    """Remove a user and their API keys (never the last admin). Their tokens and keys stop
-    working within seconds."""
+    """Remove a user and their API keys (never the last admin).
+
+    Their tokens and keys stop working within seconds."""
     from tradebridge.store import users
 
     with _users_db(config, data_dir) as db, db.begin() as conn:
@@ -392,8 +444,10 @@ def key_create(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Create an API key; it is printed once, alone on the last line. Its scopes must be
-    allowed by the user's role (viewer: read; trader: read, trade; admin: any)."""
+    """Create an API key; it is printed once, alone on the last line.
+
+    Its scopes must be allowed by the user's role (viewer: read; trader: read, trade; admin:
+    any)."""
     from tradebridge.api.key_issue import issue_api_key
     from tradebridge.api.security import Scope
     from tradebridge.domain.errors import ValidationFailed
@@ -421,8 +475,9 @@ def key_list(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """List API keys (revoked ones too): id, owner, prefix, scopes, account, times. Never
-    the keys themselves, which are not kept."""
+    """List API keys (revoked ones too): id, owner, prefix, scopes, account, times.
+
+    Never the keys themselves, which are not kept."""
     from tradebridge.store import users
 
     with _users_db(config, data_dir) as db, db.connect() as conn:
@@ -447,8 +502,9 @@ def key_revoke(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Revoke an API key, named by its id or its prefix (as `key list` shows them). It stops
-    working within seconds, also in a running server."""
+    """Revoke an API key, named by its id or its prefix (as `key list` shows them).
+
+    It stops working within seconds, also in a running server."""
     from tradebridge.store import users
 
     with _users_db(config, data_dir) as db, db.begin() as conn:
@@ -463,8 +519,9 @@ def key_revoke(
 
 @secret_app.command("rotate")
 def secret_rotate(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
-    """Replace the JWT signing secret of the data dir: every login token issued so far stops
-    working (running web workers notice within a second). API keys are not affected."""
+    """Replace the JWT signing secret of the data dir: earlier login tokens stop working.
+
+    Running web workers notice within a second. API keys are not affected."""
     from tradebridge.api.security import rotate_secret
     from tradebridge.bootstrap import secret_path
 
@@ -539,8 +596,9 @@ def rpc_keys(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Make CURVE key pairs for the engine link (one for the engine, one for the web) and
-    say which file goes where. Secret keys are never printed."""
+    """Make CURVE key pairs for the engine link and say which file goes where.
+
+    One pair for the engine, one for the web. Secret keys are never printed."""
     import json
 
     from tradebridge.rpc.curve import create_key_pairs

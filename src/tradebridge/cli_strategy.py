@@ -156,8 +156,10 @@ def backtest(
     class_name: ClassOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Replay bars through the strategy on the paper broker's rules (lots, T+1, price
-    limits, fees, sessions); write a report (JSON, and HTML with the equity chart)."""
+    """Backtest a strategy on the paper broker's rules and write a report.
+
+    Bars are replayed through the strategy under the paper broker's lots, T+1, price limits,
+    fees and sessions; the report is a JSON file and an HTML page with the equity chart."""
     from tradebridge.brokers.paper.config import PaperSettings
     from tradebridge.strategies.backtest import BacktestSettings, run_backtest
     from tradebridge.strategies.bar_data import BarDataError

@@ -500,8 +500,9 @@ def register(app: typer.Typer) -> None:
         api_key: KeyOption = None,
         profile: ProfileOption = None,
     ) -> None:
-        """A live table of the open orders, the positions and quotes, kept current from
-        the server's stream."""
+        """A live table of the open orders, the positions and quotes.
+
+        It is kept current from the server's stream."""
         where = target(url, api_key, profile, account)
         with connected(where) as client:
             _watch(client, _account(client, where), symbols or [], seconds)
@@ -519,8 +520,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--password-stdin", help="Read the password from stdin.")
         ] = False,
     ) -> None:
-        """Log in, create an API key for the trader commands and save it (with the URL and
-        account) as a profile of the config file (readable by you only)."""
+        """Log in, create an API key for the trader commands and save it as a profile.
+
+        The profile (the URL, the account and the key) goes into the config file, readable
+        by you only."""
         password = (
             sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
         )

@@ -6,6 +6,7 @@ Every section is frozen and rejects unknown keys, naming the key and the file.
 
 import ipaddress
 import os
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +36,7 @@ from tradebridge.brokers.futu.config import FutuSettings, default_base_currency
 from tradebridge.brokers.ib.config import IbSettings
 from tradebridge.brokers.longport.config import LongportSettings
 from tradebridge.brokers.paper.config import PaperSettings
+from tradebridge.brokers.qmt.config import QmtSettings
 from tradebridge.brokers.tiger.config import TigerSettings
 from tradebridge.brokers.vnpy.config import VnpySettings
 from tradebridge.domain.enums import TradingState
@@ -332,7 +334,15 @@ class LongportAccount(AccountBase):
     longport: LongportSettings
 
 
-BROKER_NAMES = ("paper", "ib", "vnpy", "futu", "tiger", "longport")
+class QmtAccount(AccountBase):
+    """MiniQMT through xtquant (`pip install 'tradebridge[qmt]'`; the engine runs on the
+    Windows host beside MiniQMT)."""
+
+    broker: Literal["qmt"] = "qmt"
+    qmt: QmtSettings
+
+
+BROKER_NAMES = ("paper", "ib", "vnpy", "futu", "tiger", "longport", "qmt")
 """The `broker` values an account may name (one folder each under `brokers/`)."""
 
 
@@ -349,7 +359,8 @@ AccountSettings = Annotated[
     | Annotated[VnpyAccount, Tag("vnpy")]
     | Annotated[FutuAccount, Tag("futu")]
     | Annotated[TigerAccount, Tag("tiger")]
-    | Annotated[LongportAccount, Tag("longport")],
+    | Annotated[LongportAccount, Tag("longport")]
+    | Annotated[QmtAccount, Tag("qmt")],
     Discriminator(
         _broker_of,
         custom_error_type="unknown_broker",
@@ -360,12 +371,18 @@ AccountSettings = Annotated[
 `broker`, one member per broker folder)."""
 
 
-class VnpyCompatSettings(Section):
-    """The vnpy WebTrader dialect (`[compat.vnpy]`): vnpy_webtrader's routes at the root."""
+class DialectSettings(Section):
+    """What every dialect trading one account has."""
 
     enabled: bool = False
     account: str = "paper"
-    """The account its orders, positions, balance and pushes are of; it must be configured."""
+    """The account its orders, positions, balance (and pushes) are of; it must be
+    configured."""
+
+
+class VnpyCompatSettings(DialectSettings):
+    """The vnpy WebTrader dialect (`[compat.vnpy]`): vnpy_webtrader's routes at the root."""
+
     envelope: bool = True
     """`{"data": ...}` around every result but `/token`, as the WebTrader docs show; false:
     bare results, exactly as vnpy_webtrader 1.1."""
@@ -374,8 +391,47 @@ class VnpyCompatSettings(Section):
     (Long, Limit, Not Traded). Requests may use either."""
 
 
+def _route_prefix(value: str) -> str:
+    """A path prefix of plain segments: `/api/v1/trading`, `/xtquant/trade`."""
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+        raise ValueError(
+            f"{value!r} is not a path prefix: write one or more /segments, e.g. /xtquant/trade "
+            "(no trailing slash)"
+        )
+    return value
+
+
+RoutePrefix = Annotated[str, AfterValidator(_route_prefix)]
+
+
+class QmtServiceCompatSettings(DialectSettings):
+    """The MiniQMT HTTP service dialect (`[compat.qmt_service]`): the routes of document 001's
+    FastAPI QMT backend under `prefix`."""
+
+    prefix: RoutePrefix = "/api/v1/trading"
+
+
+class XtquantHttpCompatSettings(DialectSettings):
+    """The xtquant HTTP wrapper dialect (`[compat.xtquant_http]`): the routes of document
+    003's Sanic wrapper over XtQuantTrader under `prefix`."""
+
+    prefix: RoutePrefix = "/xtquant/trade"
+
+
 class CompatSettings(Section):
     vnpy: VnpyCompatSettings = Field(default_factory=VnpyCompatSettings)
+    qmt_service: QmtServiceCompatSettings = Field(default_factory=QmtServiceCompatSettings)
+    xtquant_http: XtquantHttpCompatSettings = Field(default_factory=XtquantHttpCompatSettings)
+
+    @model_validator(mode="after")
+    def _distinct_prefixes(self) -> Self:
+        qmt, xt = self.qmt_service, self.xtquant_http
+        if qmt.enabled and xt.enabled and qmt.prefix == xt.prefix:
+            raise ValueError(
+                f"qmt_service.prefix and xtquant_http.prefix are both {qmt.prefix!r}; "
+                "give the two dialects different prefixes"
+            )
+        return self
 
 
 def _rate_limit(value: str) -> str:
@@ -531,17 +587,22 @@ class Settings(BaseSettings):
 
     @field_validator("compat")
     @classmethod
-    def _vnpy_account_configured(
+    def _dialect_accounts_configured(
         cls, compat: CompatSettings, info: ValidationInfo
     ) -> CompatSettings:
-        accounts: list[AccountSettings] = info.data.get("accounts", [])
-        vnpy = compat.vnpy
-        if vnpy.enabled and accounts and vnpy.account not in {a.id for a in accounts}:
-            raise PydanticCustomError(
-                "unknown_account",
-                "vnpy.account: no account '{account}' is configured",
-                {"account": vnpy.account},
-            )
+        accounts = {a.id for a in info.data.get("accounts", [])}
+        dialects: dict[str, DialectSettings] = {
+            "vnpy": compat.vnpy,
+            "qmt_service": compat.qmt_service,
+            "xtquant_http": compat.xtquant_http,
+        }
+        for name, dialect in dialects.items():
+            if dialect.enabled and accounts and dialect.account not in accounts:
+                raise PydanticCustomError(
+                    "unknown_account",
+                    "{dialect}.account: no account '{account}' is configured",
+                    {"dialect": name, "account": dialect.account},
+                )
         return compat
 
     @field_validator("strategies")

@@ -1,4 +1,4 @@
-"""Helpers of the OpenAPI tests: a server with every documented route (both dialects on), its
+"""Helpers of the OpenAPI tests: a server with every documented route (every dialect on), its
 document, and the check of an answer against what the document says of it."""
 
 import os
@@ -20,8 +20,11 @@ HT_TOKEN = "documented-ht-token-0001"
 
 
 def documented_config(directory: Path, extra: str = "") -> Path:
-    """`write_config` with the paper account behind both dialects: every route is served."""
-    config = write_config(directory, f"{extra}\n[compat.vnpy]\nenabled = true\n")
+    """`write_config` with the paper account behind every dialect: every route is served."""
+    dialects = "".join(
+        f"\n[compat.{name}]\nenabled = true\n" for name in ("vnpy", "qmt_service", "xtquant_http")
+    )
+    config = write_config(directory, extra + dialects)
     text = config.read_text()
     paper = '[[accounts]]\nid = "paper"\n'
     instance = f'httptrading_instance_id = "{INSTANCE}"\nhttptrading_tokens = ["{HT_TOKEN}"]\n'

@@ -61,6 +61,8 @@ VNPY_ORDER = {
     "volume": 100,
     "price": 1400.0,
 }
+QMT_ORDER = {"stock_code": "600519.SH", "action": "BUY", "quantity": 100, "price": 1400.0}
+XT_ORDER = {"stock_code": "600519.SH", "volumn": "100", "price": "1400"}
 HT_INSTANCE = "PolicyInstance000001"
 """The httptrading instance of the account `paper`."""
 
@@ -97,6 +99,9 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("POST", "/api/v1/paper/{account}/clock"): Call(ADMIN_ONLY, json={"advance": "next_session"}),
     ("POST", "/api/v1/paper/{account}/reset"): Call(ADMIN_ONLY),
     ("GET", "/api/v1/audit"): Call(ADMIN_ONLY),
+    ("GET", "/api/v1/strategies"): Call(SIGNED_IN),  # a bound key: its account's only
+    ("POST", "/api/v1/strategies/{name}/start"): Call(ADMIN_ONLY),
+    ("POST", "/api/v1/strategies/{name}/stop"): Call(ADMIN_ONLY),
     ("GET", "/httptrading/api/{instanceId}/ping/state"): Call(READ),
     ("GET", "/httptrading/api/{instanceId}/market/quote"): Call(
         READ, query={"region": "CN", "ticker": "600519"}
@@ -122,6 +127,20 @@ ROUTES: dict[tuple[str, str], Call] = {
     ("GET", "/trade"): Call(READ),
     ("GET", "/position"): Call(READ),
     ("GET", "/account"): Call(READ),
+    ("GET", "/api/v1/trading/status"): Call(READ),
+    ("GET", "/api/v1/trading/account-info"): Call(READ),
+    ("POST", "/api/v1/trading/place-order"): Call(TRADE, json=QMT_ORDER),
+    ("POST", "/api/v1/trading/order"): Call(TRADE, json=QMT_ORDER),
+    ("GET", "/api/v1/trading/orders"): Call(READ),
+    ("GET", "/api/v1/trading/positions"): Call(READ),
+    ("POST", "/api/v1/trading/cancel-order"): Call(TRADE, json={"order_id": 999999}),
+    ("GET", "/xtquant/trade/login"): Call(READ),
+    ("GET", "/xtquant/trade/query/assets"): Call(READ),
+    ("GET", "/xtquant/trade/query/holding"): Call(READ),
+    ("GET", "/xtquant/trade/query/trade"): Call(READ),
+    ("GET", "/xtquant/trade/query/order"): Call(READ),
+    ("GET", "/xtquant/trade/place_order"): Call(TRADE, query=XT_ORDER),
+    ("GET", "/xtquant/trade/cancel_order"): Call(TRADE, query={"order_id": "999999"}),
 }
 
 PATH_VALUES = {
@@ -132,6 +151,7 @@ PATH_VALUES = {
     "instanceId": HT_INSTANCE,
     "vt_symbol": "600519.SSE",
     "vt_orderid": "PAPER.01NOSUCHORDER0000000000000",
+    "name": "idle",
 }
 
 OTHER_ACCOUNT = """
@@ -140,6 +160,12 @@ id = "other"
 
 [accounts.paper]
 market = "manual"
+
+[[strategies]]
+name = "idle"
+file = "no-such-strategy.py"
+account = "paper"
+autostart = false
 """
 
 
@@ -156,7 +182,10 @@ def policies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Policies]:
     paper = '[[accounts]]\nid = "paper"\n'
     instance = f'httptrading_instance_id = "{HT_INSTANCE}"\n'
     config.write_text(config.read_text().replace(paper, paper + instance))
-    config.write_text(config.read_text() + "\n[compat.vnpy]\nenabled = true\n")
+    dialects = "vnpy", "qmt_service", "xtquant_http"
+    config.write_text(
+        config.read_text() + "".join(f"\n[compat.{d}]\nenabled = true\n" for d in dialects)
+    )
     server = start_server(config)
     admin = server.login()
     viewer = server.login(add_user(server, "viewer"), PASSWORD)
@@ -213,3 +242,15 @@ def test_route_answers_each_caller_by_its_policy(
         if not ok:
             wrong.append(f"{caller}: {response.status_code} {response.text[:200]}")
     assert wrong == []
+
+
+def test_a_key_bound_to_an_account_lists_only_its_accounts_strategies(policies: Policies) -> None:
+    def names(caller: str) -> list[str]:
+        with httpx.Client(base_url=policies.server.base_url, timeout=10) as client:
+            response = client.get("/api/v1/strategies", headers=policies.headers[caller])
+        assert response.status_code == 200, response.text
+        return [s["name"] for s in response.json()]
+
+    assert names(ADMIN) == ["idle"]
+    assert names(READ_KEY) == ["idle"]
+    assert names(OTHER_ACCOUNT_KEY) == []

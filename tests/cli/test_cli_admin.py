@@ -140,8 +140,9 @@ def test_no_password_key_or_token_is_kept_in_clear(tmp_path: Path) -> None:
     first_run = cli(config, "user", "list")
     assert first_run.returncode == 0, first_run.stderr
     lines = first_run.stdout.splitlines()
-    assert "shown only once" in lines[0]
-    admin_password = lines[1].strip()
+    heading = next(i for i, line in enumerate(lines) if "with the password" in line)
+    assert "Shown only this once" in first_run.stdout
+    admin_password = lines[heading + 2].strip("│ ")
     assert cli(config, "user", "add", "ana", "--role", "trader", stdin=PASSWORD).returncode == 0
     cli_made = cli_key(config, "ana", "read,trade")
     server = start_server(config)
@@ -153,7 +154,7 @@ def test_no_password_key_or_token_is_kept_in_clear(tmp_path: Path) -> None:
         assert status_with(server, {"X-API-Key": api_made}) == 200
         changed = cli(config, "user", "passwd", "ana", "--password-stdin", stdin=NEW_PASSWORD)
         assert changed.returncode == 0, changed.stderr
-        assert "shown only once" not in cli(config, "user", "list").stdout
+        assert "Shown only this once" not in cli(config, "user", "list").stdout
     finally:
         assert server.stop() == 0
     secrets = [admin_password, ADMIN_PASSWORD, PASSWORD, NEW_PASSWORD, cli_made, api_made]

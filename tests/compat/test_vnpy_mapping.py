@@ -57,6 +57,7 @@ LOCALE = {
     "股票": "Stock",
     "期货": "Futures",
     "ETF": "ETF",
+    "债券": "Bond",
 }
 """vnpy's Chinese values and its English locale's, written out here independently."""
 

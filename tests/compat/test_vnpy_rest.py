@@ -224,6 +224,11 @@ def test_contracts(trader: WebTrader) -> None:
     assert moutai["max_volume"] == 1_000_000
     assert contracts["688981.SSE"]["min_volume"] == 200  # STAR: at least 200 shares
     assert contracts["510300.SSE"]["product"] == "ETF"
+    assert contracts["113025.SSE"]["product"] == contracts["128136.SZSE"]["product"] == "债券"
+    assert (contracts["113025.SSE"]["min_volume"], contracts["113025.SSE"]["pricetick"]) == (
+        10,
+        0.001,
+    )
     assert {"000001.SZSE", "430047.BSE", "00700.SEHK", "AAPL.SMART", "IF2512.CFFEX"} <= set(
         contracts
     )

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -18,6 +19,8 @@ from tests.conftest import (
     wait_healthy,
     write_config,
 )
+
+from tradebridge.config import load_settings
 
 
 def children(server: Server) -> dict[str, int]:
@@ -99,42 +102,82 @@ def test_web_answers_engine_unavailable_while_the_engine_is_down(own_server: Ser
     wait_healthy(own_server)
 
 
-def test_first_run_prints_a_random_admin_password_once(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
-    env = {k: v for k, v in os.environ.items() if k != "TRADEBRIDGE_ADMIN_PASSWORD"}
+def _first_run_box(output: str) -> list[str]:
+    """The lines of the box that closes `output`: its last line is the box's bottom edge."""
+    lines = output.rstrip("\n").splitlines()
+    assert lines[-1:][0].startswith("╰"), f"no box at the end of:\n{output}"
+    top = max(i for i, line in enumerate(lines) if line.startswith("╭"))
+    return lines[top:]
+
+
+def _serve_until_announced(config: Path, log: Path, env: dict[str, str]) -> Server:
+    """`serve` with stdout and stderr into one file, as a terminal shows them, once it has
+    said it is ready (and a little longer, for any log line that would follow)."""
     port = int(re.search(r"port = (\d+)", config.read_text()).group(1))  # type: ignore[union-attr]
-    runs = []
-    for _ in range(2):
+    with log.open("wb") as sink:
         process = subprocess.Popen(
             tradebridge_command("serve", "--config", str(config)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
             env=env,
         )
-        server = Server(
-            config=config,
-            process=process,
-            base_url=f"http://127.0.0.1:{port}",
-            log=tmp_path / "unused.log",
-        )
-        wait_healthy(server)
-        server.stop()
-        runs.append(process.communicate()[0])
-    first, second = runs
-    assert "admin" in first
-    password = first.strip().splitlines()[-1].strip()
-    assert len(password) >= 12
-    assert password not in second
-    assert "password" not in second.lower()
-    server = start_server(config, env={"TRADEBRIDGE_ADMIN_PASSWORD": ""})
+    server = Server(config=config, process=process, base_url=f"http://127.0.0.1:{port}", log=log)
+    wait_healthy(server)
+    deadline = time.monotonic() + 30
+    while "tradebridge is ready on" not in server.output():
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)
+    time.sleep(2)
+    return server
+
+
+def test_first_run_prints_the_admin_password_last_in_a_box(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "TRADEBRIDGE_ADMIN_PASSWORD"}
+    server = _serve_until_announced(config, tmp_path / "first.log", env)
     try:
+        box = _first_run_box(server.output())
+        text = "\n".join(line.strip("│ ") for line in box)
+        heading = next(i for i, line in enumerate(box) if "with the password" in line)
+        password = box[heading + 2].strip("│ ")
+        assert len(password) >= 12
+        assert "Shown only this once" in text
+        assert load_settings(config).database_url in text  # where its hash is kept
+        assert f"tradebridge user passwd admin --config {config}" in text
         assert server.login(password=password)
-        with server.client() as client:
+    finally:
+        server.stop()
+    second = _serve_until_announced(config, tmp_path / "second.log", env)
+    try:
+        assert password not in second.output()
+        assert "password" not in second.output().lower()
+        assert "tradebridge is ready on" in second.output().splitlines()[-1]
+        assert second.login(password=password)
+        with second.client() as client:
             wrong = client.post(
                 "/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
             )
         assert wrong.status_code == 401
+    finally:
+        second.stop()
+
+
+def test_the_printed_command_changes_the_admin_password(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "TRADEBRIDGE_ADMIN_PASSWORD"}
+    server = _serve_until_announced(config, tmp_path / "serve.log", env)
+    try:
+        command = _first_run_box(server.output())[-2].strip("│ ")
+        assert command.startswith("tradebridge user passwd admin ")
+        changed = subprocess.run(
+            tradebridge_command(*shlex.split(command)[1:], "--password-stdin"),
+            input="a-new-admin-password\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert changed.returncode == 0, changed.stderr
+        assert server.login(password="a-new-admin-password")
     finally:
         server.stop()
 

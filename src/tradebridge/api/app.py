@@ -21,7 +21,9 @@ from tradebridge.api.audit_writer import AuditWriter
 from tradebridge.api.body_limit import BodySizeLimit
 from tradebridge.api.compat.httptrading import install_httptrading
 from tradebridge.api.compat.httptrading.lean import LEAN_ROUTES as HTTPTRADING_LEAN_ROUTES
+from tradebridge.api.compat.qmt_service import install as install_qmt_service
 from tradebridge.api.compat.vnpy import install as install_vnpy
+from tradebridge.api.compat.xtquant_http import install as install_xtquant_http
 from tradebridge.api.deps import Authenticator, httptrading_tokens
 from tradebridge.api.encoding import MsgspecResponse
 from tradebridge.api.engine_client import EngineClient
@@ -160,6 +162,10 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     install_httptrading(app, settings)
     if settings.compat.vnpy.enabled:
         install_vnpy(app, settings)
+    if settings.compat.qmt_service.enabled:
+        install_qmt_service(app, settings)
+    if settings.compat.xtquant_http.enabled:
+        install_xtquant_http(app, settings)
     if metrics is not None:
         app.include_router(metrics_router)
     install_page(app)
@@ -191,7 +197,7 @@ def _rpc_client(settings: Settings, link: WebEnd, metrics: Metrics | None) -> Rp
 async def _open_database(app: FastAPI, settings: Settings, link: WebEnd) -> None:
     """Open the database and start what needs it: authentication, the stream hub."""
     prepared = await asyncio.to_thread(prepare, settings)
-    announce_admin_password(prepared)  # a first run whose database was away until now
+    announce_admin_password(prepared, settings)  # a first run whose database was away until now
     engine: EngineClient = app.state.engine
     hub = StreamHub.from_settings(settings, link, prepared.db, QuoteInterest(engine.watch_quotes))
     try:

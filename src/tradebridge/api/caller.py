@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.types import Scope
 
+from tradebridge.api.compat.paths import takes_query_token
 from tradebridge.api.security import Principal
 from tradebridge.api.security import Scope as AuthScope
 from tradebridge.domain.errors import TradebridgeError
@@ -89,11 +90,17 @@ def _principal(scope: Scope) -> Principal | None:
     headers = dict(scope["headers"])
     # The httptrading dialect's token header, which decides alone there when sent.
     token = headers.get(b"ht-token") if scope["path"].startswith("/httptrading/") else None
-    if b"authorization" not in headers and b"x-api-key" not in headers and token is None:
+    query_token = takes_query_token(scope)  # the xtquant dialect's `?token=`
+    if (
+        b"authorization" not in headers
+        and b"x-api-key" not in headers
+        and token is None
+        and not (query_token and b"token=" in scope.get("query_string", b""))
+    ):
         return None
     try:
         principal: Principal = (
-            authenticator.authenticate(Request(scope))
+            authenticator.authenticate(Request(scope), query_token=query_token)
             if token is None
             else authenticator.api_key(token.decode("latin-1"))
         )

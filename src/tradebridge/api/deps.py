@@ -86,7 +86,10 @@ class Authenticator:
 
     # ------------------------------------------------------------------ requests
 
-    def authenticate(self, request: Request) -> Principal:
+    def authenticate(self, request: Request, *, query_token: bool = False) -> Principal:
+        """`query_token`: a `?token=` query parameter (an API key or a login token) is
+        accepted too, after the headers (the xtquant dialect, whose scripts put everything
+        in the URL)."""
         header = request.headers.get("authorization")
         if header:
             scheme, _, credential = header.partition(" ")
@@ -96,7 +99,13 @@ class Authenticator:
         key = request.headers.get("x-api-key")
         if key and key.strip():
             return self.api_key(key.strip())
-        raise Unauthorized("authentication required: send a Bearer token or an X-API-Key")
+        token = request.query_params.get("token") if query_token else None
+        if token and token.strip():
+            return self._credential(token.strip())
+        wanted = (
+            "an X-API-Key header or a ?token=" if query_token else "a Bearer token or an X-API-Key"
+        )
+        raise Unauthorized(f"authentication required: send {wanted}")
 
     def api_key(self, key: str) -> Principal:
         """The caller an API key (or an httptrading token) names."""

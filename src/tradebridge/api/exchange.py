@@ -37,10 +37,9 @@ class Exchange:
     """The answer of a mutating request or an error, when small enough: what the route
     encoded (a dict, a list, a `msgspec.Struct`), or the JSON decoded from its bytes."""
     caller: Caller | None = None
-
-    @property
-    def mutating(self) -> bool:
-        return self.method in MUTATING_METHODS
+    mutating: bool = False
+    """Whether it may change something: a `POST`, `PUT`, `PATCH` or `DELETE`, or a `GET` a
+    dialect places or cancels orders with (`compat.paths.audit_gets`)."""
 
     @property
     def target(self) -> str:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tradebridge.api.audit import audit_record
 from tradebridge.api.audit_writer import AuditWriter
 from tradebridge.api.caller import caller_of
+from tradebridge.api.compat.paths import changes_by_get
 from tradebridge.api.encoding import ANSWER_KEY
 from tradebridge.api.exchange import MUTATING_METHODS, Exchange, decode_json
 from tradebridge.api.json_bodies import BODY_KEY
@@ -58,6 +59,7 @@ class Observer:
             query=scope.get("query_string", b"").decode("latin-1"),
             client_ip=client[0] if client else None,
             http_version=scope.get("http_version", "1.1"),
+            mutating=scope["method"] in MUTATING_METHODS or changes_by_get(scope),
         )
         started = time.perf_counter()
         if exchange.mutating or self._access_log:
@@ -128,7 +130,7 @@ class Observer:
             if self._access_log:
                 _log_access(exchange)
             writer: AuditWriter | None = getattr(scope["app"].state, "audit", None)
-            if writer is not None and exchange.method in MUTATING_METHODS:
+            if writer is not None and exchange.mutating:
                 row = audit_record(exchange)
                 if row is not None:
                     writer.record(row)

@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradebridge.api.caller import caller_of
+from tradebridge.api.compat.paths import order_account
 from tradebridge.api.errors import error_response
 from tradebridge.config import RateLimitSettings
 
@@ -114,7 +115,7 @@ class RateLimits:
             await self.app(scope, receive, send)
             return
         quota = self._count("caller", self._api, caller_of(scope).rate_key)
-        account = _order_account(scope) if scope["method"] == "POST" else None
+        account = _order_account(scope)
         if quota.allowed and account is not None:
             for_account = self._count("account", self._orders, account)
             if not for_account.allowed or for_account.remaining < quota.remaining:
@@ -168,13 +169,12 @@ def _refusal(quota: Quota, account: str | None) -> ASGIApp:
 
 
 def _order_account(scope: Scope) -> str | None:
-    """The account a `POST` to this path places an order on: `/api/v1/accounts/{id}/orders`,
-    or a path a dialect placing orders registered in `app.state.order_paths`."""
-    found = ORDERS_PATH.match(scope["path"])
+    """The account this request places an order on: `POST /api/v1/accounts/{id}/orders`,
+    or a route a dialect registered as placing orders (`compat.paths.count_orders`)."""
+    found = ORDERS_PATH.match(scope["path"]) if scope["method"] == "POST" else None
     if found is not None:
         return found[1]
-    paths: dict[str, str] = getattr(scope["app"].state, "order_paths", {})
-    return paths.get(scope["path"])
+    return order_account(scope)
 
 
 def _counted(scope: Scope) -> bool:

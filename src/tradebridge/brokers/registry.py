@@ -37,6 +37,7 @@ BROKERS: dict[str, BrokerEntry] = {  # the same names as `config.BROKER_NAMES`
     "futu": BrokerEntry("tradebridge.brokers.futu", sdk="futu", extra="futu", files=True),
     "tiger": BrokerEntry("tradebridge.brokers.tiger", sdk="tigeropen", extra="tiger", files=True),
     "longport": BrokerEntry("tradebridge.brokers.longport", sdk="longbridge", extra="longport"),
+    "qmt": BrokerEntry("tradebridge.brokers.qmt", sdk="xtquant", extra="qmt"),
 }
 
 

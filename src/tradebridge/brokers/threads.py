@@ -187,7 +187,10 @@ class SdkExecutor:
             self._pool, functools.partial(call, *args, **kwargs)
         )
         try:
-            return await asyncio.wait_for(future, timeout_s)
+            # not `asyncio.wait_for`: on Python 3.11 it returns the result of a call that ends
+            # just as the caller is cancelled, and the cancellation is lost
+            async with asyncio.timeout(timeout_s):
+                return await future
         except TimeoutError:
             name = getattr(call, "__qualname__", repr(call))
             raise Timeout(

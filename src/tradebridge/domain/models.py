@@ -2,10 +2,21 @@
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 import msgspec
 
 from tradebridge.domain.enums import Direction, Side
+
+MarketTime = Annotated[
+    datetime,
+    msgspec.Meta(
+        description="The market's time, as the broker reports it: on a paper account the "
+        "paper clock, which `POST /paper/{id}/clock` moves ahead of the wall clock (orders' "
+        "`created_at`/`updated_at` stay on the wall clock)."
+    ),
+]
+"""When a quote was taken or a trade filled, by the broker's clock."""
 
 
 class Contract(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,7 +44,7 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     bid_size: int
     ask_size: int
     pre_close: Decimal | None
-    time: datetime
+    time: MarketTime
 
 
 class Bar(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,7 +71,7 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True):
     fee: Decimal | None
     """None until the broker reports it (IB sends its commission after the execution); the
     trade is published again with it."""
-    time: datetime
+    time: MarketTime
 
 
 class Position(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,12 +7,23 @@ Every change to an order goes through `transition` or `apply_fill`; both return 
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 import msgspec
 
 from tradebridge.domain.enums import Offset, OrderStatus, OrderType, Side, TimeInForce
 from tradebridge.domain.errors import IllegalTransition
 from tradebridge.domain.money import average_price
+
+EngineTime = Annotated[
+    datetime,
+    msgspec.Meta(
+        description="The engine's wall clock (UTC) when it recorded the order or its change; "
+        "quotes and trades carry the market's time instead (on a paper account the paper "
+        "clock, which `POST /paper/{id}/clock` moves ahead)."
+    ),
+]
+"""When the engine recorded an order or changed it, by the wall clock."""
 
 _S = OrderStatus
 
@@ -87,8 +98,8 @@ class Order(msgspec.Struct, frozen=True, kw_only=True):
     status: OrderStatus
     reject_reason: str | None
     broker_order_id: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: EngineTime
+    updated_at: EngineTime
 
     @property
     def remaining_qty(self) -> int:

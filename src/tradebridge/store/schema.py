@@ -151,3 +151,28 @@ audit = Table(
 """Who did what, when, from where and with what result: every login attempt and every
 mutating request of the web (`GET /api/v1/audit`). Never a request body, a password, a token
 or a key; query-string secrets in `path` are redacted."""
+
+order_aliases = Table(
+    "order_aliases",
+    metadata,
+    Column("account", String(32), primary_key=True),
+    Column("alias", BigInteger, primary_key=True, autoincrement=False),
+    Column("order_id", String(26), nullable=False),
+    UniqueConstraint("account", "order_id", name="uq_order_aliases_account_order_id"),
+)
+"""The integer by which the QMT dialects (document 001's service, document 003's xtquant
+wrapper) name an order: 1, 2, 3... per account, given the first time a dialect shows it."""
+
+unsettled_placements = Table(
+    "unsettled_placements",
+    metadata,
+    Column("account", String(32), primary_key=True),
+    Column("request_key", String(64), primary_key=True),
+    Column("client_order_id", String(64), nullable=False),
+    Column("created_at", EpochMicros, nullable=False),
+    Index("ix_unsettled_placements_account_client_order_id", "account", "client_order_id"),
+)
+"""Orders placed through a dialect without client order ids whose outcome the caller was not
+told (504, or the caller gone before the answer): the client order id the dialect gave
+them, by a digest of the caller and the order's parameters, so that the caller's retry of
+the same order reuses it and cannot place the order twice."""

@@ -18,10 +18,10 @@ from tests.brokers.futu.fake_support import HK_SIM, PASSWORD, REAL, FakeOpenD
 from tests.brokers.sinks import RecordingSink
 
 from tradebridge.brokers.base import Fill, OrderUpdate
+from tradebridge.brokers.fees import FillShare, split_fee
 from tradebridge.brokers.futu import create
 from tradebridge.brokers.futu.adapter import FutuBroker
 from tradebridge.brokers.futu.config import FutuSettings
-from tradebridge.brokers.futu.fees import FillShare, split_fee
 from tradebridge.brokers.futu.mapping import tables, to_futu_code, to_our_symbol
 from tradebridge.brokers.mapping import UnmappedValue
 from tradebridge.brokers.threads import ThreadCheckedSink

@@ -10,10 +10,12 @@ starts only the control port (the test changes the state as if while the gateway
 then `listen`).
 
 The control port takes `POST /<op>` with a JSON body: `state`, `fill` (order_id, qty,
-price), `external` (an order entered in LongPort's own app), `refuse` (the next submit is
-refused with code and message), `lose_reply` (the next submit is booked but its answer
-never comes), `hold` (answers are held for `seconds`), `drop` (close every WebSocket),
-`price` (symbol, last), `listen`.
+price; `push_status`: the status string its push carries instead of the order's), `external`
+(an order entered in LongPort's own app), `refuse` (the next submit is refused with code and
+message), `lose_reply` (the next submit is booked but its answer never comes), `hold`
+(answers are held for `seconds`), `hold_charges` (`on`: orders' charges not worked out yet),
+`earlier_day` (order_id: as if placed on an earlier day, so not among today's orders), `drop`
+(close every WebSocket), `price` (symbol, last), `listen`.
 """
 
 import argparse
@@ -46,6 +48,7 @@ ACCOUNT_NO = "LB0000001"
 
 AUTH, RECONNECT = 2, 3
 QUOTE_PROFILE, TRADING_SESSION, TRADING_DAYS, STATIC_INFO, REALTIME_QUOTE = 4, 8, 9, 10, 11
+DEPTH = 14
 SUBSCRIBE, UNSUBSCRIBE, NOTIFY = 16, 17, 18
 
 NAMES = {"700.HK": "Tencent", "9988.HK": "Alibaba", "AAPL.US": "Apple"}
@@ -77,10 +80,14 @@ class Fake:
         self.refusal: tuple[int, str] | None = None
         self.lose_reply = False
         self.hold_s = 0.0
+        self.hold_charges = False
         self.sessions: set[str] = set()
 
     def save(self) -> None:
-        self.path.write_text(json.dumps(self.state, indent=1))
+        """Written whole or not at all: the fake may be stopped while it saves."""
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(self.state, indent=1))
+        partial.replace(self.path)
 
     def count(self, what: str) -> None:
         counts = self.state["counts"]
@@ -266,6 +273,67 @@ def order_json(order: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def charges(fake: "Fake", order: dict[str, Any]) -> dict[str, Any] | None:
+    """The order's `OrderChargeDetail`: null until the order has ended with fills and its
+    charges are worked out (never, while `hold_charges`); a broker commission (0.03%, at
+    least 3) and the exchange's fees (0.00565%, at least 0.01) of the executed amount."""
+    executed = Decimal(order["executed_amount"])
+    if order["status"] not in ENDED or not executed or fake.hold_charges:
+        return None
+    cent = Decimal("0.01")
+    commission = max(executed * Decimal("0.0003"), Decimal(3)).quantize(cent)
+    exchange = max(executed * Decimal("0.0000565"), cent).quantize(cent)
+    currency = order["currency"]
+
+    def fee(code: str, name: str, amount: Decimal) -> dict[str, Any]:
+        return {"code": code, "name": name, "amount": str(amount), "currency": currency}
+
+    return {
+        "total_amount": str(commission + exchange),
+        "currency": currency,
+        "items": [
+            {
+                "code": "BROKER_FEES",
+                "name": "Broker Fees",
+                "fees": [fee("0001", "Commission", commission)],
+            },
+            {
+                "code": "THIRD_FEES",
+                "name": "Third-party Fees",
+                "fees": [fee("0101", "Trading Fee", exchange)],
+            },
+        ],
+    }
+
+
+def order_detail_json(fake: "Fake", order: dict[str, Any]) -> dict[str, Any]:
+    """An order as `GET /v1/trade/order` describes it (the SDK's `OrderDetail`)."""
+    history = [
+        {
+            "price": t["price"],
+            "quantity": t["quantity"],
+            "status": "PartialFilledStatus",
+            "msg": "",
+            "time": t["trade_done_at"],
+        }
+        for t in fake.state["executions"]
+        if t["order_id"] == order["order_id"]
+    ]
+    return order_json(order) | {
+        "free_status": "None",
+        "free_amount": "",
+        "free_currency": "",
+        "deductions_status": "NONE",
+        "deductions_amount": "",
+        "deductions_currency": "",
+        "platform_deducted_status": "NONE",
+        "platform_deducted_amount": "",
+        "platform_deducted_currency": "",
+        "history": history,
+        "charge_detail": charges(fake, order),
+    }
+
+
 # ---------------------------------------------------------------- HTTP
 
 
@@ -399,9 +467,15 @@ def broker_app(fake: Fake) -> Starlette:
         orders = [
             order_json(o)
             for o in fake.state["orders"].values()
-            if wanted is None or o["order_id"] == wanted
+            if (wanted is None or o["order_id"] == wanted) and not o.get("earlier_day")
         ]
         return envelope({"orders": orders})
+
+    async def order_detail(request: Request, body: bytes) -> Response:
+        order = fake.state["orders"].get(request.query_params.get("order_id", ""))
+        if order is None:
+            raise Refused(603001, "order not found")
+        return envelope(order_detail_json(fake, order))
 
     async def today_executions(request: Request, body: bytes) -> Response:
         wanted = request.query_params.get("order_id")
@@ -421,6 +495,7 @@ def broker_app(fake: Fake) -> Starlette:
             Route("/v1/asset/stock", api(stock), methods=["GET"]),
             Route("/v1/trade/order", api(submit), methods=["POST"]),
             Route("/v1/trade/order", api(cancel), methods=["DELETE"]),
+            Route("/v1/trade/order", api(order_detail), methods=["GET"]),
             Route("/v1/trade/order/today", api(today_orders), methods=["GET"]),
             Route("/v1/trade/execution/today", api(today_executions), methods=["GET"]),
             WebSocketRoute("/v2/trade", trade_socket),
@@ -526,6 +601,26 @@ def quote_request(fake: Fake, request: wire.Request) -> Answer | None:
             body += wire.message_field(1, wire.bytes_field(1, market) + sessions)
         return body, 0
     symbols = wire.strings(request.body, 1)
+    if request.cmd == DEPTH:  # `SecurityRequest{symbol}` -> `SecurityDepthResponse`
+        (symbol,) = symbols
+        if symbol not in NAMES:
+            return wire.error(301600, f"security {symbol} not found"), 1
+        last, step = Decimal(fake.state["prices"][symbol]), Decimal("0.2")
+
+        def level(position: int, price: Decimal, volume: int) -> bytes:
+            return (
+                wire.varint_field(1, position)
+                + wire.bytes_field(2, str(price))
+                + wire.varint_field(3, volume)
+                + wire.varint_field(4, 3)
+            )
+
+        body = wire.bytes_field(1, symbol)
+        for i in (1, 2):  # the levels out of order: the first is not always the best
+            body += wire.message_field(2, level(3 - i, last + step * (3 - i), 1000 * (3 - i)))
+        for i in (1, 2):
+            body += wire.message_field(3, level(i, last - step * i, 500 * i))
+        return body, 0
     if request.cmd == STATIC_INFO:
         infos = b"".join(
             wire.message_field(
@@ -573,7 +668,8 @@ def control_app(fake: Fake, listen: Callable[[], None]) -> Starlette:
             return JSONResponse({**fake.state, "trade_sockets": len(fake.trade_sockets)})
         if op == "fill":
             order = fake.fill(args["order_id"], int(args["qty"]), args.get("price"))
-            await fake.push_order(order)
+            pushed = order | {"status": args["push_status"]} if "push_status" in args else order
+            await fake.push_order(pushed)
             return JSONResponse(order)
         if op == "external":
             body = {
@@ -591,6 +687,11 @@ def control_app(fake: Fake, listen: Callable[[], None]) -> Starlette:
             fake.refusal = (int(args.get("code", 602012)), args["message"])
         elif op == "lose_reply":
             fake.lose_reply = True
+        elif op == "hold_charges":
+            fake.hold_charges = bool(args["on"])
+        elif op == "earlier_day":  # as if placed on an earlier day: not among today's
+            fake.state["orders"][args["order_id"]]["earlier_day"] = True
+            fake.save()
         elif op == "hold":
             fake.hold_s = float(args["seconds"])
         elif op == "price":

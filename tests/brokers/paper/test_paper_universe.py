@@ -24,6 +24,10 @@ from tradebridge.domain.errors import ValidationFailed
         ("161725.SZ", CnBoard.FUND),
         ("430047.BJ", CnBoard.BJ),
         ("920001.BJ", CnBoard.BJ),
+        ("113025.SH", CnBoard.CONVERTIBLE),
+        ("118003.SH", CnBoard.CONVERTIBLE),
+        ("128136.SZ", CnBoard.CONVERTIBLE),
+        ("123107.SZ", CnBoard.CONVERTIBLE),
         ("900901.SH", None),
     ],
 )
@@ -34,7 +38,7 @@ def test_cn_board_by_code(symbol: str, board: CnBoard | None) -> None:
 def test_built_in_universe() -> None:
     universe = build_universe([])
     assert list(universe) == [row.symbol for row in BUILT_IN]
-    assert len(universe) == 21
+    assert len(universe) == 24
     moutai = universe["600519.SH"].contract
     assert (moutai.name, moutai.currency, moutai.lot_size) == ("贵州茅台", "CNY", 100)
     assert (moutai.tick_size, moutai.price_limit_pct, moutai.t_plus) == (

@@ -12,7 +12,8 @@ Written from the protocol as tigeropen speaks it (its `tiger_open_client.py`, `t
   112; pushes are MESSAGE frames with a `PushData` body (order status, execution, position,
   asset).
 - Control: a TCP port taking one JSON object a line (`op` and its arguments), answering one:
-  `state`, `fill`, `refuse_next`, `external`, `drop_push`, `silence_next_place`.
+  `state`, `fill` (`silent`: no push at all; `push_execution` false: the order's status push
+  only), `refuse_next`, `external`, `drop_push`, `silence_next_place`.
 
 State (account, orders, executions) is kept in `--state` so a fake started again on the same
 ports carries on where the stopped one ended. Every connection it accepts and every request
@@ -69,7 +70,10 @@ class Fake:
         self.pushers: list[PushSession] = []
 
     def save(self) -> None:
-        self.state_file.write_text(json.dumps(self.state, indent=1))
+        """Written whole or not at all: the fake may be killed while it saves."""
+        partial = self.state_file.with_suffix(".partial")
+        partial.write_text(json.dumps(self.state, indent=1))
+        partial.replace(self.state_file)
 
     def verify(self, message: str, sign: str) -> bool:
         try:
@@ -355,7 +359,8 @@ class Fake:
         }
         self.state["executions"].append(execution)
         if not fill.get("silent"):
-            self.push_execution(execution)
+            if fill.get("push_execution", True):
+                self.push_execution(execution)
             self.push_order(order)
         return {"trade_id": trade_id, "order": order}
 

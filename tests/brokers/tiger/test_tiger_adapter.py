@@ -18,7 +18,7 @@ from tradebridge.brokers.base import Fill, OrderUpdate
 from tradebridge.brokers.mapping import UnmappedValue
 from tradebridge.brokers.threads import ThreadCheckedSink
 from tradebridge.brokers.tiger import create
-from tradebridge.brokers.tiger.adapter import TigerBroker, split_fee
+from tradebridge.brokers.tiger.adapter import TigerBroker, market_status_of
 from tradebridge.brokers.tiger.config import TigerSettings
 from tradebridge.brokers.tiger.mapping import STATUS, UnknownSymbol, to_our_symbol, to_tiger
 from tradebridge.domain.enums import ConnectionState, MarketStatus, OrderStatus, OrderType, Side
@@ -190,6 +190,22 @@ async def test_a_resting_order_fills_in_two_parts_and_gets_its_commission(
     assert (listed.status, listed.filled_qty) == (OrderStatus.FILLED, 10)
 
 
+async def test_executions_no_push_brought_are_read_from_tiger_once(
+    tiger: tuple[TigerBroker, RecordingSink], fake: FakeTiger
+) -> None:
+    broker, sink = tiger
+    order = await placed(broker, sink, an_order("AAPL.US", 10, "189.5"))
+    broker_id = order.broker_order_id or ""
+    fake.call("fill", user_mark=order.id, qty=4, push_execution=False)  # the status push only
+    (first,) = await until(lambda: fills_of(sink, broker_id), "the fill read from Tiger")
+    assert (first.qty, first.price, first.fee) == (4, Decimal("189.5"), None)
+    fake.call("fill", user_mark=order.id, qty=6)  # with its execution push, as usual
+    await until(lambda: len(fills_of(sink, broker_id)) == 2, "the pushed fill")
+    await until(lambda: len(sink.of("fee")) == 2, "the fees of the ended order")
+    await asyncio.sleep(1.0)  # the reads after the status pushes found nothing new
+    assert sorted(f.qty for f in fills_of(sink, broker_id)) == [4, 6]
+
+
 async def test_a_refusal_carries_tiger_s_message_and_a_cancel_cancels(
     tiger: tuple[TigerBroker, RecordingSink], fake: FakeTiger
 ) -> None:
@@ -292,13 +308,6 @@ async def test_tiger_down_at_start_is_reported_at_once_and_a_wrong_key_is_refuse
         await broker.close()
 
 
-def test_the_fee_split_adds_up() -> None:
-    parts = split_fee(Decimal("2.00"), [("a", 1), ("b", 1), ("c", 1)])
-    assert parts == {"a": Decimal("0.67"), "b": Decimal("0.67"), "c": Decimal("0.66")}
-    assert sum(parts.values()) == Decimal("2.00")
-    assert split_fee(Decimal(1), []) == {}
-
-
 def test_symbols_and_unknown_values() -> None:
     assert to_tiger("00700.HK") == ("00700", "HK", "HKD")
     assert to_our_symbol("AAPL", "US") == "AAPL.US"
@@ -307,3 +316,19 @@ def test_symbols_and_unknown_values() -> None:
         to_tiger("600000.SH")
     with pytest.raises(UnmappedValue, match="'SOMETHING'"):
         STATUS.to_ours("SOMETHING")
+
+
+def test_market_status_strings_are_tiger_s_and_a_new_one_is_unknown() -> None:
+    documented = {
+        "NOT_YET_OPEN": MarketStatus.CLOSED,
+        "PRE_HOUR_TRADING": MarketStatus.PRE_HOURS,
+        "TRADING": MarketStatus.OPEN,
+        "MIDDLE_CLOSE": MarketStatus.BREAK,
+        "POST_HOUR_TRADING": MarketStatus.AFTER_HOURS,
+        "CLOSING": MarketStatus.CLOSED,
+        "EARLY_CLOSED": MarketStatus.CLOSED,
+        "MARKET_CLOSED": MarketStatus.CLOSED,
+    }
+    assert {value: market_status_of(value) for value in documented} == documented
+    assert market_status_of("OVERNIGHT_TRADING") is MarketStatus.UNKNOWN
+    assert market_status_of("") is MarketStatus.UNKNOWN

@@ -19,6 +19,7 @@ import pytest
 from tests.brokers.tiger.fake_support import ACCOUNT as TIGER_ACCOUNT
 from tests.brokers.tiger.fake_support import TIGER_ID, FakeTiger
 from tests.conftest import Server, start_server, write_config
+from tests.e2e.crash_support import kill_child, wait_replaced
 from tests.stream.stream_support import StreamClient
 
 ACCOUNT = "tiger"
@@ -248,6 +249,32 @@ def test_tiger_restart_reconnects_and_books_what_filled_meanwhile_once(
     wait_for(lambda: connected(api), "reconnected again", served)
     time.sleep(1.0)
     assert [t["qty"] for t in trades_of(api, order["id"])] == [5]
+
+
+def test_engine_killed_while_a_fill_arrives_books_it_once_after_restart(
+    served: Server, api: httpx.Client, fake: FakeTiger
+) -> None:
+    order = buy(api, 10, "189.5").json()
+    wait_for(lambda: order_of(api, order["id"])["status"] == "new", "new", served)
+    fake.call("fill", user_mark=order["id"], qty=4)
+    wait_for(lambda: order_of(api, order["id"])["filled_qty"] == 4, "the first fill", served)
+    killed = kill_child(served, "engine")  # kill -9: nothing is flushed, nothing closed
+    fake.call("fill", user_mark=order["id"], qty=6, commission=2.5)  # pushed to no one
+    wait_replaced(served, "engine", {killed})
+    wait_for(lambda: connected(api), "the tiger account connected again", served)
+    wait_for(lambda: order_of(api, order["id"])["status"] == "filled", "filled", served)
+    trades = wait_for(
+        lambda: (t := trades_of(api, order["id"])) and all(x["fee"] is not None for x in t) and t,
+        "the fees of both trades",
+        served,
+    )
+    assert sorted((t["qty"], Decimal(str(t["fee"]))) for t in trades) == [
+        (4, Decimal("1.00")),
+        (6, Decimal("1.50")),
+    ]
+    assert len(fake.state()["executions"]) == 2
+    assert fake.state()["seen"]["methods"]["place_order"] == 1  # the restart sent nothing again
+    assert order_of(api, order["id"])["filled_qty"] == 10
 
 
 def test_the_httptrading_routes_answer_for_a_tiger_account(

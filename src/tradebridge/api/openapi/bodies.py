@@ -57,6 +57,8 @@ def as_sent(schema: Any) -> Any:
 
 
 def _is_time(tp: mi.Type) -> bool:
+    if isinstance(tp, mi.Metadata):  # a described field
+        return _is_time(tp.type)
     if isinstance(tp, mi.UnionType):
         return any(isinstance(t, mi.DateTimeType) for t in tp.types)
     return isinstance(tp, mi.DateTimeType)

@@ -28,8 +28,8 @@ from tradebridge.brokers.base import (
     OrderUpdate,
     VenueStatus,
 )
+from tradebridge.brokers.fees import FillShare, split_fee
 from tradebridge.brokers.futu.config import FutuSettings
-from tradebridge.brokers.futu.fees import FillShare, split_fee
 from tradebridge.brokers.futu.mapping import (
     GLOBAL_STATE_KEYS,
     MARKETS_OF,

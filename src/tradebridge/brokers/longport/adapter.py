@@ -13,18 +13,25 @@ contexts.
 - Status follows the trade connection's order-changed pushes (`reports.py`); a push carries
   no execution id, so the fills it announces are read from today's executions, by order.
 - The connection: the SDK reconnects its WebSocket by itself, silently, and pushes sent
-  meanwhile are lost. The adapter notices: a subscribe request (answered at once on a live
-  link, held by the SDK while it reconnects, at least 2 s) every `PING_INTERVAL_S` that does
-  not answer within `PING_TIMEOUT_S` means the link dropped: the `Reconnector` drops the
-  context and opens a new one, and the engine reconciles (`today_orders`,
-  `today_executions`).
+  meanwhile are lost. longbridge 5.x gives no signal of it: its contexts have no disconnect
+  callback and no session state (only `set_on_order_changed`/`set_on_grid_order_changed`),
+  and the only trace is its own log file (`Config(log_path=...)`: "trade disconnected"),
+  which also records every request and response body and the WebSocket auth token, so it is
+  not turned on to be watched. The adapter notices by timing instead (`_watch`): the SDK's
+  trade core answers no command while it reconnects, and waits `SDK_RECONNECT_DELAY_S`
+  before each attempt, so a subscribe request (answered at once on a live link) held longer
+  than `PING_TIMEOUT_S` means the link dropped: the `Reconnector` drops the context and
+  opens a new one, and the engine reconciles (`today_orders`, `today_executions`). A real
+  server slower than that to answer costs a needless reconnect and reconciliation, never a
+  lost or doubled order or fill.
 """
 
 import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -38,12 +45,14 @@ from tradebridge.brokers.base import (
     OrderUpdate,
     VenueStatus,
 )
+from tradebridge.brokers.fees import FillShare, split_fee
 from tradebridge.brokers.longport.config import LongportSettings
 from tradebridge.brokers.longport.mapping import (
     MARKET,
     ORDER_TYPE,
     SESSION_STATUS,
     SIDE,
+    STATUS,
     TIME_IN_FORCE,
     UnknownSymbol,
     name_of,
@@ -81,13 +90,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 FIRST_CONNECT_S = 10.0
+SDK_RECONNECT_DELAY_S = 2.0
+"""`RECONNECT_DELAY` of the SDK's trade core (`rust/src/trade/core.rs`): how long it waits
+after a drop before it tries again, answering no command meanwhile."""
 PING_INTERVAL_S = 1.0
 PING_TIMEOUT_S = 0.8
-"""A ping held longer than this is one the SDK holds while it reconnects (it waits 2 s before
-each attempt, so a ping sent after a drop waits at least 2 s - `PING_INTERVAL_S`)."""
+"""A ping held longer than this is one the SDK holds while it reconnects: the first ping
+after a drop is sent within `PING_INTERVAL_S` of it, so it waits at least
+`SDK_RECONNECT_DELAY_S - PING_INTERVAL_S`; this leaves a margin below that."""
 FILL_DELAYS_S = (0.0, 0.3, 1.0, 3.0)
 """When the executions of an order whose push counted new fills are read (again, while
 LongPort lists fewer than the push counted)."""
+FEE_DELAYS_S = (0.0, 2.0, 10.0, 60.0)
+"""When the charges of an order that ended with fills are read (each wait after the one
+before), while LongPort has not worked them out."""
 
 MARKET_TIMEZONE = {
     Market.HK_STOCK: ZoneInfo("Asia/Hong_Kong"),
@@ -139,6 +155,8 @@ class LongportBroker(Broker):
         self._watcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._fills_reported: set[str] = set()
+        self._fees_booked: set[str] = set()
+        """LongPort ids of the orders whose charges were booked."""
 
     # ----------------------------------------------------------------- calls
 
@@ -193,6 +211,7 @@ class LongportBroker(Broker):
         self._watcher = asyncio.create_task(
             self._watch(trade), name=f"longport watch {self.account_id}"
         )
+        self._spawn(self._settle_fees_of_today(trade))
         return f"connected to {self._where}"
 
     async def _watch(self, trade: Any) -> None:
@@ -296,6 +315,21 @@ class LongportBroker(Broker):
         return found
 
     async def find_order(self, order: Order) -> BrokerOrder | None:
+        """By LongPort's id where the order has one (`order_detail`: also a GTC order of an
+        earlier day, which `today_orders` does not list), else by its remark among today's."""
+        if order.broker_order_id is not None:
+            try:
+                detail = await self._call(
+                    self._live().order_detail(order.broker_order_id), "order_detail"
+                )
+            except Refused as refused:  # not LongPort's id (any longer): look by the remark
+                log.info("longport: order_detail %s: %s", order.broker_order_id, refused)
+            except Unanswered as failed:
+                raise BrokerUnavailable(
+                    f"LongPort order_detail: {failed}", {"account": self.account_id}
+                ) from None
+            else:
+                return listed_order(detail)
         for found in await self.query_orders():
             if found.order_id == order.id or (
                 order.broker_order_id is not None and found.broker_order_id == order.broker_order_id
@@ -315,19 +349,32 @@ class LongportBroker(Broker):
             raise Timeout(f"LongPort did not answer the cancel of {order.id}: {lost}") from None
 
     def _order_pushed(self, update: OrderUpdate) -> None:
-        """An order push, on the loop: the status to the engine, then the fills it counts."""
+        """An order push, on the loop: the status to the engine, then the fills it counts
+        and, once it has ended, their fees."""
         self.sink.on_order_update(update)
         if update.filled_qty and update.broker_order_id:
             self._spawn(
-                self._fetch_fills(update.broker_order_id, update.order_id, update.filled_qty)
+                self._follow_fills(
+                    update.broker_order_id,
+                    update.order_id,
+                    update.filled_qty,
+                    ended=update.status.is_terminal,
+                )
             )
 
-    async def _fetch_fills(self, broker_order_id: str, reference: str | None, counted: int) -> None:
-        """Report the executions of one order until they add up to what its push counted."""
+    async def _follow_fills(
+        self, broker_order_id: str, reference: str | None, counted: int, *, ended: bool
+    ) -> None:
+        if await self._fetch_fills(broker_order_id, reference, counted) and ended:
+            await self._settle_fee(broker_order_id)
+
+    async def _fetch_fills(self, broker_order_id: str, reference: str | None, counted: int) -> bool:
+        """Report the executions of one order until they add up to what its push counted
+        (True once they do)."""
         for delay in FILL_DELAYS_S:
             await asyncio.sleep(delay)
             if self._trade is None:
-                return  # the next connection's reconciliation reads them
+                return False  # the next connection's reconciliation reads them
             try:
                 executions = await self._query(
                     self._trade.today_executions(order_id=broker_order_id), "today_executions"
@@ -341,10 +388,62 @@ class LongportBroker(Broker):
                     self._fills_reported.add(fill.trade_id)
                     self.sink.on_fill(fill)
             if sum(quantity(e.quantity) for e in executions) >= counted:
-                return
+                return True
         log.warning(
             "longport: order %s counts %d filled, fewer executions", broker_order_id, counted
         )
+        return False
+
+    # ----------------------------------------------------------------- fees
+
+    async def _settle_fee(self, broker_order_id: str) -> None:
+        """Book the charges of an order that ended with fills, read again while LongPort
+        has not worked them out (the next connect tries again after the last)."""
+        for delay in FEE_DELAYS_S:
+            await asyncio.sleep(delay)
+            trade = self._trade
+            if trade is None or broker_order_id in self._fees_booked:
+                return
+            try:
+                if await self._book_fee(trade, broker_order_id):
+                    return
+            except BrokerUnavailable as failed:
+                log.info("longport: charges of %s not read yet (%s)", broker_order_id, failed)
+
+    async def _settle_fees_of_today(self, trade: Any) -> None:
+        """At connect: the charges of today's orders that ended with fills, not booked yet
+        (their fills were booked while away, or before a restart, with `fee` None)."""
+        try:
+            for order in await self._query(trade.today_orders(), "today_orders"):
+                broker_id = str(order.order_id)
+                if broker_id in self._fees_booked or not quantity(order.executed_quantity):
+                    continue
+                status = name_of(order.status)
+                if STATUS.knows(status) and STATUS.to_ours(status).is_terminal:
+                    await self._book_fee(trade, broker_id)
+        except BrokerUnavailable as failed:
+            log.info("longport: charges not read at connect (%s)", failed)
+
+    async def _book_fee(self, trade: Any, broker_order_id: str) -> bool:
+        """The order's charges (`order_detail`'s charge detail) over its executions by
+        quantity, each to the engine (`on_fee`); False while LongPort has none for it yet."""
+        detail = await self._query(trade.order_detail(broker_order_id), "order_detail")
+        charges, status = detail.charge_detail, name_of(detail.status)
+        if charges is None or not (STATUS.knows(status) and STATUS.to_ours(status).is_terminal):
+            return False
+        executions = await self._query(
+            trade.today_executions(order_id=broker_order_id), "today_executions"
+        )
+        shares = [
+            FillShare(str(e.trade_id), quantity(e.quantity), utc(e.trade_done_at))
+            for e in executions
+        ]
+        if sum(share.qty for share in shares) < quantity(detail.executed_quantity):
+            return False  # an execution not listed yet
+        for trade_id, fee in split_fee(Decimal(str(charges.total_amount)), shares).items():
+            self.sink.on_fee(trade_id, fee)
+        self._fees_booked.add(broker_order_id)
+        return True
 
     async def query_orders(self) -> list[BrokerOrder]:
         orders = await self._query(self._live().today_orders(), "today_orders")
@@ -378,7 +477,7 @@ class LongportBroker(Broker):
 
     async def query_positions(self) -> list[Position]:
         response = await self._query(self._live().stock_positions(), "stock_positions")
-        positions = []
+        held_rows: list[tuple[str, Any]] = []
         for channel in response.channels:
             for held in channel.positions:
                 try:
@@ -386,20 +485,42 @@ class LongportBroker(Broker):
                 except UnknownSymbol as unknown:
                     log.warning("longport: position left out: %s", unknown)
                     continue
-                qty, cost = quantity(held.quantity), Decimal(str(held.cost_price))
-                positions.append(
-                    Position(
-                        symbol=symbol,
-                        qty=qty,
-                        available_qty=quantity(held.available_quantity),
-                        avg_cost=cost,
-                        last_price=cost,
-                        market_value=cost * qty,
-                        unrealized_pnl=Decimal(0),
-                        currency=str(held.currency) or MARKET_CURRENCY[market_of(symbol)],
-                    )
+                held_rows.append((symbol, held))
+        prices = await self._last_prices([symbol for symbol, _ in held_rows])
+        positions = []
+        for symbol, held in held_rows:
+            qty, cost = quantity(held.quantity), Decimal(str(held.cost_price))
+            last = prices.get(symbol, cost)
+            positions.append(
+                Position(
+                    symbol=symbol,
+                    qty=qty,
+                    available_qty=quantity(held.available_quantity),
+                    avg_cost=cost,
+                    last_price=last,
+                    market_value=last * qty,
+                    unrealized_pnl=(last - cost) * qty,
+                    currency=str(held.currency) or MARKET_CURRENCY[market_of(symbol)],
                 )
+            )
         return positions
+
+    async def _last_prices(self, symbols: list[str]) -> dict[str, Decimal]:
+        """The last price of each of `symbols` LongPort quotes (`stock_positions` has none);
+        those it cannot quote now are left out (their cost stands in)."""
+        known = self._longport_symbols(symbols)
+        if not known:
+            return {}
+        try:
+            found = await self._call(self._quotes_context().quote(list(known)), "quote")
+        except (Refused, Unanswered) as failed:
+            log.info("longport: positions priced at cost (%s)", failed)
+            return {}
+        return {
+            known[str(q.symbol)]: Decimal(str(q.last_done))
+            for q in found
+            if str(q.symbol) in known and q.last_done
+        }
 
     async def query_account(self) -> AccountSummary:
         balances = await self._query(
@@ -478,23 +599,35 @@ class LongportBroker(Broker):
         found = (
             await self._query(self._quotes_context().quote(list(known)), "quote") if known else []
         )
+        context = self._quotes_context()
+        books = await asyncio.gather(*(self._best_prices(context, str(q.symbol)) for q in found))
         quotes = [
             Quote(
                 symbol=known.get(str(q.symbol), to_our_symbol(str(q.symbol))),
                 last=Decimal(str(q.last_done)),
-                bid=None,
-                ask=None,
-                bid_size=0,
-                ask_size=0,
+                bid=book.bid,
+                ask=book.ask,
+                bid_size=book.bid_size,
+                ask_size=book.ask_size,
                 pre_close=Decimal(str(q.prev_close)),
                 time=utc(q.timestamp),
             )
-            for q in found
+            for q, book in zip(found, books, strict=True)
         ]
         missing = sorted(set(symbols) - {q.symbol for q in quotes})
         if missing:
             raise NotFound(f"LongPort has no quote for {', '.join(missing)}", {"symbols": missing})
         return quotes
+
+    async def _best_prices(self, context: Any, longport_symbol: str) -> "Book":
+        """The best bid and ask of one symbol from its depth (`quote` has neither); none
+        where LongPort gives no depth (no permission for the market, a rate limit)."""
+        try:
+            depth = await self._call(context.depth(longport_symbol), "depth")
+        except (Refused, Unanswered) as failed:
+            log.info("longport: no bid/ask for %s (%s)", longport_symbol, failed)
+            return Book()
+        return Book.of(depth.bids, depth.asks)
 
     async def market_status(self) -> list[VenueStatus]:
         """Each venue open or closed by the trading sessions LongPort lists for its market
@@ -511,7 +644,7 @@ class LongportBroker(Broker):
                 (
                     name_of(s.trade_session)
                     for s in market.trade_sessions
-                    if s.begin_time <= local < s.end_time
+                    if in_session(s.begin_time, s.end_time, local)
                 ),
                 None,
             )
@@ -521,6 +654,38 @@ class LongportBroker(Broker):
                     VenueStatus(venue=venue, status=status, broker_status=session or "Closed")
                 )
         return statuses
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """The top of a symbol's order book."""
+
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    bid_size: int = 0
+    ask_size: int = 0
+
+    @classmethod
+    def of(cls, bids: list[Any], asks: list[Any]) -> "Book":
+        """From the SDK's `Depth` levels (best: the lowest `position` with a price)."""
+
+        def best(levels: list[Any]) -> tuple[Decimal | None, int]:
+            priced = [level for level in levels if level.price]
+            if not priced:
+                return None, 0
+            top = min(priced, key=lambda level: int(level.position))
+            return Decimal(str(top.price)), int(top.volume)
+
+        (bid, bid_size), (ask, ask_size) = best(bids), best(asks)
+        return cls(bid=bid, ask=ask, bid_size=bid_size, ask_size=ask_size)
+
+
+def in_session(begin: time, end: time, local: time) -> bool:
+    """`local` within `[begin, end)`; a session ending before it begins (US overnight,
+    20:00 to 04:00) runs across midnight."""
+    if begin <= end:
+        return begin <= local < end
+    return local >= begin or local < end
 
 
 def _as_update(found: BrokerOrder) -> OrderUpdate:

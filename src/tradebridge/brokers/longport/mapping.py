@@ -12,6 +12,9 @@ from tradebridge.domain.symbols import Market, Venue
 STATUS: Table[str, OrderStatus] = Table(
     "longport order status",
     {
+        # the SDK's reading of a status string it does not know: LongPort has the order, its
+        # state is unknown (the engine keeps the order's own; fills still follow)
+        "Unknown": OrderStatus.PENDING_NEW,
         "NotReported": OrderStatus.PENDING_NEW,
         "ReplacedNotReported": OrderStatus.PENDING_NEW,
         "ProtectedNotReported": OrderStatus.PENDING_NEW,

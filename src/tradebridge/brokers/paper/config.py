@@ -81,6 +81,16 @@ class CnStockFees(Section):
     """Share transfer fee, both sides: 0.001%."""
 
 
+class CnBondFees(Section):
+    """China convertible bond fees (SH 11xxxx, SZ 12xxxx), in CNY. Defaults: MARKET_RULES.md
+    (no stamp duty, no transfer fee)."""
+
+    commission_rate: Rate = Decimal("0.0001")
+    """Broker commission, both sides: 0.01%."""
+    min_commission: Amount = Decimal(1)
+    """Smallest commission of one order."""
+
+
 class HkStockFees(Section):
     """Hong Kong stock fees, in HKD. Defaults: MARKET_RULES.md."""
 
@@ -120,6 +130,8 @@ class PaperFees(Section):
 
     cn_stock: CnStockFees = Field(default_factory=CnStockFees)
     """SH, SZ and BJ stocks and funds."""
+    cn_bond: CnBondFees = Field(default_factory=CnBondFees)
+    """SH and SZ convertible bonds."""
     hk_stock: HkStockFees = Field(default_factory=HkStockFees)
     """HK stocks and funds."""
     us_stock: UsStockFees = Field(default_factory=UsStockFees)
@@ -137,4 +149,5 @@ class PaperSettings(Section):
     seed: int = 42
     contracts: list[ContractRow] = Field(default_factory=list)
     fees: PaperFees = Field(default_factory=PaperFees)
-    """`[accounts.paper.fees.cn_stock]`, `.hk_stock`, `.us_stock`, `.cn_futures`."""
+    """`[accounts.paper.fees.cn_stock]`, `.cn_bond`, `.hk_stock`, `.us_stock`,
+    `.cn_futures`."""

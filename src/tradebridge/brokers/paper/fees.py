@@ -14,15 +14,25 @@ covers what its fills will charge.
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from tradebridge.brokers.paper.config import PaperFees
 from tradebridge.domain.enums import Side
 from tradebridge.domain.money import round_money
-from tradebridge.domain.symbols import Market
 
 ZERO = Decimal(0)
 BOTH = frozenset(Side)
 SELLS = frozenset({Side.SELL})
+
+
+class FeeTable(StrEnum):
+    """The schedule an instrument pays: a table of `[accounts.paper.fees]`."""
+
+    CN_STOCK = "cn_stock"
+    CN_BOND = "cn_bond"
+    HK_STOCK = "hk_stock"
+    US_STOCK = "us_stock"
+    CN_FUTURES = "cn_futures"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,24 +63,27 @@ class FeeSchedule:
         return self.total(side, before + added) - self.total(side, before)
 
 
-def fee_schedules(fees: PaperFees) -> Mapping[Market, FeeSchedule]:
-    """The account's schedule for each market."""
-    cn, hk, us, futures = fees.cn_stock, fees.hk_stock, fees.us_stock, fees.cn_futures
+def fee_schedules(fees: PaperFees) -> Mapping[FeeTable, FeeSchedule]:
+    """The account's schedule for each table."""
+    cn, bond, hk, us = fees.cn_stock, fees.cn_bond, fees.hk_stock, fees.us_stock
     return {
-        Market.CN_STOCK: FeeSchedule(
+        FeeTable.CN_STOCK: FeeSchedule(
             FeeComponent(cn.commission_rate, minimum=cn.min_commission),
             FeeComponent(cn.stamp_duty_rate, SELLS),
             FeeComponent(cn.transfer_fee_rate),
         ),
-        Market.HK_STOCK: FeeSchedule(
+        FeeTable.CN_BOND: FeeSchedule(
+            FeeComponent(bond.commission_rate, minimum=bond.min_commission)
+        ),
+        FeeTable.HK_STOCK: FeeSchedule(
             FeeComponent(hk.commission_rate, minimum=hk.min_commission),
             FeeComponent(hk.stamp_duty_rate),
             FeeComponent(hk.trading_fee_rate),
             FeeComponent(hk.sfc_levy_rate),
         ),
-        Market.US_STOCK: FeeSchedule(
+        FeeTable.US_STOCK: FeeSchedule(
             FeeComponent(us.commission_rate, minimum=us.min_commission),
             FeeComponent(us.regulatory_fee_rate, SELLS),
         ),
-        Market.CN_FUTURES: FeeSchedule(FeeComponent(futures.commission_rate)),
+        FeeTable.CN_FUTURES: FeeSchedule(FeeComponent(fees.cn_futures.commission_rate)),
     }

@@ -153,7 +153,8 @@ def check_sell_qty(instrument: Instrument, qty: int, available: int) -> None:
             )
             raise OrderRejected(
                 RejectReason.INVALID_LOT_SIZE,
-                f"sell {qty} {symbol}: not a multiple of its lot of {lot} shares; {allowed}",
+                f"sell {qty} {symbol}: not a multiple of its lot of {lot} {instrument.unit}; "
+                f"{allowed}",
                 {"lot_size": lot, "available_qty": available},
             )
     if contract.min_qty is not None and qty < contract.min_qty and qty != available:

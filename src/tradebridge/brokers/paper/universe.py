@@ -18,6 +18,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tradebridge.brokers.paper.config import ContractRow
+from tradebridge.brokers.paper.fees import FeeTable
 from tradebridge.domain.errors import ValidationFailed
 from tradebridge.domain.models import Contract
 from tradebridge.domain.symbols import MARKET_CURRENCY, Market, Venue, market_of, venue_of
@@ -25,16 +26,20 @@ from tradebridge.domain.ticks import HK_TICKS, US_TICKS, TickLadder
 
 CN_STOCK_TICKS = TickLadder.fixed(Decimal("0.01"))
 CN_FUND_TICKS = TickLadder.fixed(Decimal("0.001"))
+CN_BOND_TICKS = TickLadder.fixed(Decimal("0.001"))
 
 
 class CnBoard(StrEnum):
-    """China A-share boards, which set lots, price limits and order sizes."""
+    """China A-share boards (and the other SH/SZ products traded like shares), which set
+    lots, ticks, price limits, settlement and order sizes."""
 
     MAIN = "main"
     STAR = "star"
     CHINEXT = "chinext"
     BJ = "bj"
     FUND = "fund"
+    CONVERTIBLE = "convertible"
+    """Convertible bonds (SH 11xxxx, SZ 12xxxx): quoted per bond of 100 CNY face value."""
 
 
 _CN_BOARD_PREFIXES: dict[Venue, tuple[tuple[str, CnBoard], ...]] = {
@@ -46,6 +51,7 @@ _CN_BOARD_PREFIXES: dict[Venue, tuple[tuple[str, CnBoard], ...]] = {
         ("688", CnBoard.STAR),
         ("689", CnBoard.STAR),
         ("5", CnBoard.FUND),
+        ("11", CnBoard.CONVERTIBLE),
     ),
     Venue.SZ: (
         ("000", CnBoard.MAIN),
@@ -56,6 +62,7 @@ _CN_BOARD_PREFIXES: dict[Venue, tuple[tuple[str, CnBoard], ...]] = {
         ("301", CnBoard.CHINEXT),
         ("15", CnBoard.FUND),
         ("16", CnBoard.FUND),
+        ("12", CnBoard.CONVERTIBLE),
     ),
     Venue.BJ: (("4", CnBoard.BJ), ("8", CnBoard.BJ), ("920", CnBoard.BJ)),
 }
@@ -93,8 +100,10 @@ _CN_BOARDS: dict[CnBoard, _Defaults] = {
     ),
     CnBoard.BJ: _Defaults(CN_STOCK_TICKS, 1, Decimal(30), 1, min_qty=100, max_qty=1_000_000),
     CnBoard.FUND: _Defaults(CN_FUND_TICKS, 100, Decimal(10), 1),
+    CnBoard.CONVERTIBLE: _Defaults(CN_BOND_TICKS, 10, Decimal(20), 0),
 }
-"""STAR and BJ trade in single shares above a minimum (`lot_size` 1 with `min_qty`)."""
+"""STAR and BJ trade in single shares above a minimum (`lot_size` 1 with `min_qty`).
+Convertible bonds trade T+0 in lots of 10 bonds, ±20% a day (the rule since August 2022)."""
 
 FUTURES_PRICE_LIMIT_PCT: dict[str, Decimal] = {
     "cu": Decimal(7),
@@ -140,6 +149,7 @@ class Instrument:
     market: Market
     cost_quantum: Decimal
     """Average costs are shown to two decimals finer than the finest tick."""
+    fee_table: FeeTable
     max_market_qty: int | None = None
 
     @property
@@ -164,7 +174,9 @@ class Instrument:
     @property
     def unit(self) -> str:
         """What a quantity counts, in messages."""
-        return "lots" if self.is_futures else "shares"
+        if self.is_futures:
+            return "lots"
+        return "bonds" if self.fee_table is FeeTable.CN_BOND else "shares"
 
 
 def _row(symbol: str, name: str, pre_close: str, lot_size: int | None = None) -> ContractRow:
@@ -194,6 +206,9 @@ BUILT_IN: tuple[ContractRow, ...] = (
     _row("430047.BJ", "诺思兰德", "15.00"),
     _row("510300.SH", "沪深300ETF", "4.000"),
     _row("159915.SZ", "创业板ETF", "2.200"),
+    _row("113025.SH", "明泰转债", "305.000"),
+    _row("113050.SH", "南银转债", "120.000"),
+    _row("128136.SZ", "立讯转债", "130.000"),
     _row("00700.HK", "TENCENT", "480.0", lot_size=100),
     _row("00005.HK", "HSBC HOLDINGS", "95.00", lot_size=400),
     _row("02800.HK", "TRACKER FUND", "26.00", lot_size=500),
@@ -250,6 +265,15 @@ def _futures_terms(row: ContractRow) -> tuple[Decimal, Decimal, Decimal | None]:
     return row.multiplier, row.margin_rate, default_limit
 
 
+_MARKET_FEES: dict[Market, FeeTable] = {
+    Market.CN_STOCK: FeeTable.CN_STOCK,
+    Market.HK_STOCK: FeeTable.HK_STOCK,
+    Market.US_STOCK: FeeTable.US_STOCK,
+    Market.CN_FUTURES: FeeTable.CN_FUTURES,
+}
+"""The fee table of each market; convertible bonds have their own."""
+
+
 def _instrument(row: ContractRow) -> Instrument:
     symbol = row.symbol
     market = market_of(symbol)
@@ -302,5 +326,6 @@ def _instrument(row: ContractRow) -> Instrument:
         ticks,
         market,
         ticks.finest.scaleb(-2),
+        FeeTable.CN_BOND if cn_board(symbol) is CnBoard.CONVERTIBLE else _MARKET_FEES[market],
         row.max_market_qty or defaults.max_market_qty,
     )

@@ -33,6 +33,7 @@ from tradebridge.brokers.base import (
     OrderUpdate,
     VenueStatus,
 )
+from tradebridge.brokers.fees import FillShare, split_fee
 from tradebridge.brokers.mapping import UnmappedValue
 from tradebridge.brokers.reconnect import Reconnector
 from tradebridge.brokers.threads import LoopSink, SdkExecutor
@@ -57,7 +58,13 @@ from tradebridge.brokers.tiger.reports import (
     transaction_fill,
 )
 from tradebridge.brokers.tiger.sdk import client_config
-from tradebridge.domain.enums import OrderStatus, OrderType, RejectReason, TimeInForce
+from tradebridge.domain.enums import (
+    MarketStatus,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    TimeInForce,
+)
 from tradebridge.domain.errors import (
     BrokerUnavailable,
     NotCancelable,
@@ -81,6 +88,9 @@ SUBSCRIPTIONS = 4
 """Orders, executions, positions, assets."""
 ORDER_PAGE = 300
 """Orders per query (Tiger's limit)."""
+FILL_READS_S = (0.5, 1.0, 3.0, 10.0)
+"""When the executions of an order whose status counts more filled than the execution pushes
+brought are read (each wait after the one before)."""
 
 
 class TigerBroker(Broker):
@@ -126,6 +136,9 @@ class TigerBroker(Broker):
         self._all_subscribed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._fees_booked: set[str] = set()
+        self._fills_reported: set[str] = set()
+        self._filled: dict[str, int] = {}
+        """Tiger order id -> the quantity of the fills reported for it."""
 
     # ----------------------------------------------------------------- connection
 
@@ -149,6 +162,7 @@ class TigerBroker(Broker):
             on_error=lambda message: self._push_error(session, message),
             on_subscribed=lambda: self._subscription_answered(session),
             on_order=self._order_pushed,
+            on_fill=self._report_fill,
             on_asset=self._asset_pushed,
         )
         push = self._sdk.PushClient(
@@ -377,11 +391,46 @@ class TigerBroker(Broker):
             raise BrokerUnavailable(f"Tiger did not answer the cancel: {_short(failed)}") from None
 
     def _order_pushed(self, update: OrderUpdate, commission: Decimal) -> None:
-        """An order push, on the loop: to the engine; an order that ended with fills gets
-        its commission split over its executions."""
+        """An order push, on the loop: to the engine; executions it counts that no push
+        brought are read from Tiger; an order that ended with fills gets its commission
+        split over its executions."""
         self.sink.on_order_update(update)
-        if update.status.is_terminal and update.filled_qty and update.broker_order_id:
-            self._spawn(self._settle_fees([update.broker_order_id]))
+        broker_id = update.broker_order_id
+        if not update.filled_qty or not broker_id:
+            return
+        if update.filled_qty > self._filled.get(broker_id, 0):
+            self._spawn(self._read_fills(broker_id, update.order_id, update.filled_qty))
+        if update.status.is_terminal:
+            self._spawn(self._settle_fees([broker_id]))
+
+    def _report_fill(self, fill: Fill) -> None:
+        """A fill to the engine, once per execution the adapter saw (pushed or read)."""
+        if fill.trade_id in self._fills_reported:
+            return
+        self._fills_reported.add(fill.trade_id)
+        if fill.broker_order_id is not None:
+            self._filled[fill.broker_order_id] = self._filled.get(fill.broker_order_id, 0) + (
+                fill.qty
+            )
+        self.sink.on_fill(fill)
+
+    async def _read_fills(self, broker_id: str, reference: str | None, counted: int) -> None:
+        """Tiger's executions of an order whose status counts `counted` filled, while the
+        fills seen add up to less (the execution push is late, or never comes: Tiger does not
+        promise one per execution, nor its order relative to the status push)."""
+        for delay in FILL_READS_S:
+            await asyncio.sleep(delay)
+            if self._filled.get(broker_id, 0) >= counted:
+                return
+            try:
+                executions = await self._executions(int(broker_id))
+            except TradebridgeError as failed:
+                log.info("tiger: executions of %s not read yet (%s)", broker_id, failed.message)
+                continue
+            for execution in executions:
+                self._report_fill(transaction_fill(execution, reference))
+        if self._filled.get(broker_id, 0) < counted:
+            log.warning("tiger: order %s counts %d filled, fewer executions", broker_id, counted)
 
     def _asset_pushed(self) -> None:
         self._spawn(self._refresh_account())
@@ -462,8 +511,11 @@ class TigerBroker(Broker):
                 if not broker_order(row).status.is_terminal:
                     continue
                 executions = await self._executions(int(row.id))
-                shares = [(str(e.id), int(e.filled_quantity or 0)) for e in executions]
-                if sum(qty for _, qty in shares) < int(row.filled):
+                shares = [
+                    FillShare(fill.trade_id, fill.qty, fill.time)
+                    for fill in (transaction_fill(e, None) for e in executions)
+                ]
+                if sum(share.qty for share in shares) < int(row.filled):
                     continue  # not all executions listed yet: the next connect settles it
                 for trade_id, fee in split_fee(decimal(row.commission), shares).items():
                     self.sink.on_fee(trade_id, fee)
@@ -578,31 +630,24 @@ class TigerBroker(Broker):
         for market in await self._http(self._quote.get_market_status) or []:
             if not VENUE.knows(str(market.market)):
                 continue
-            value = str(market.trading_status)
+            value = str(market.trading_status or market.status or "")
             statuses.append(
                 VenueStatus(
                     venue=VENUE.to_ours(str(market.market)).value,
-                    status=MARKET_STATUS.to_ours(value),
+                    status=market_status_of(value),
                     broker_status=value,
                 )
             )
         return statuses
 
 
-def split_fee(total: Decimal, shares: list[tuple[str, int]]) -> dict[str, Decimal]:
-    """`total` over executions `(trade_id, qty)` by quantity, to the cent; the last takes
-    what rounding left, so the parts add up to `total`."""
-    quantity = sum(qty for _, qty in shares)
-    if not shares or quantity <= 0:
-        return {}
-    parts: dict[str, Decimal] = {}
-    left = total
-    for trade_id, qty in shares[:-1]:
-        part = (total * qty / quantity).quantize(Decimal("0.01"))
-        parts[trade_id] = part
-        left -= part
-    parts[shares[-1][0]] = left
-    return parts
+def market_status_of(trading_status: str) -> MarketStatus:
+    """Tiger's `trading_status` as ours; one it has added since (or none): `unknown`, logged,
+    rather than no market status at all."""
+    if MARKET_STATUS.knows(trading_status):
+        return MARKET_STATUS.to_ours(trading_status)
+    log.warning("tiger: market status %r is not one tradebridge knows", trading_status)
+    return MarketStatus.UNKNOWN
 
 
 def _close_push(push: Any) -> None:

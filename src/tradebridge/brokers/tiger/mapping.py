@@ -36,6 +36,9 @@ CURRENCY: dict[Venue, str] = {Venue.US: "USD", Venue.HK: "HKD"}
 MARKETS = frozenset({Market.US_STOCK, Market.HK_STOCK})
 
 MARKET_STATUS: Table[str, MarketStatus] = Table(
+    # the eight values of `market_state`'s `status` (the SDK's `trading_status`), as Tiger's
+    # Python SDK documentation and its Java SDK (`MarketItem.status`) list them; the Python
+    # package itself names only NOT_YET_OPEN and TRADING (in `get_market_status`'s docstring)
     "tiger market status",
     {
         "NOT_YET_OPEN": MarketStatus.CLOSED,

@@ -197,7 +197,8 @@ def pushed_position(data: Any) -> Position:
 class PushHandlers:
     """The callbacks of one push connection, on the SDK's callback thread. `account` filters
     pushes of other accounts of the same developer id; `on_order` gets order updates on the
-    loop (the adapter books fees of ended orders); `on_asset` is told the account changed
+    loop (the adapter books fees of ended orders and reads executions no push brought);
+    `on_fill` gets the executions pushed, on the loop; `on_asset` is told the account changed
     (the push carries segment totals only: the adapter reads the account again); `on_error`
     gets the push server's errors (a refused login while connecting)."""
 
@@ -211,6 +212,7 @@ class PushHandlers:
         on_error: Callable[[str], None],
         on_subscribed: Callable[[], None],
         on_order: Callable[[OrderUpdate, Decimal], None],
+        on_fill: Callable[[Fill], None],
         on_asset: Callable[[], None],
     ) -> None:
         self._sink = sink
@@ -220,6 +222,7 @@ class PushHandlers:
         self._on_error = on_error
         self._on_subscribed = on_subscribed
         self._on_order = on_order
+        self._on_fill = on_fill
         self._on_asset = on_asset
 
     def attach(self, push: Any) -> None:
@@ -263,7 +266,7 @@ class PushHandlers:
 
     def transaction_changed(self, data: Any) -> None:
         if self._ours(data):
-            self._sink.on_fill(pushed_fill(data))
+            self._sink.post(self._on_fill, pushed_fill(data))
 
     def position_changed(self, data: Any) -> None:
         if not self._ours(data):

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from tradebridge.api.compat.httptrading.instances import instances_from, keep_instances
 from tradebridge.api.compat.httptrading.router import BASE, router
+from tradebridge.api.compat.paths import count_orders
 from tradebridge.config import Settings
 
 
@@ -12,13 +13,10 @@ def install_httptrading(app: FastAPI, settings: Settings) -> None:
     """Serve the dialect's routes for the instances of `settings` (none: every id is 404).
 
     Each instance's `order/place` counts on its account's order rate limit, as placing an
-    order through `/api/v1` does (`app.state.order_paths`, read by `RateLimits`)."""
+    order through `/api/v1` does."""
     instances = instances_from(settings)
     keep_instances(app.state, instances)
     place = BASE + "/order/place"
-    order_paths: dict[str, str] = getattr(app.state, "order_paths", {})
-    app.state.order_paths = {
-        **order_paths,
-        **{place.format(instanceId=i.instance_id): i.account for i in instances.values()},
-    }
+    for instance in instances.values():
+        count_orders(app, "POST", place.format(instanceId=instance.instance_id), instance.account)
     app.include_router(router)

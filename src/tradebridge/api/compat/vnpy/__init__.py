@@ -11,6 +11,7 @@ root, as a thin translation over the engine calls of /api/v1.
 
 from fastapi import FastAPI
 
+from tradebridge.api.compat.paths import count_orders
 from tradebridge.api.compat.vnpy.dialect import VnpyDialect
 from tradebridge.api.compat.vnpy.errors import vnpy_error
 from tradebridge.api.compat.vnpy.router import router
@@ -25,8 +26,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     dialect = VnpyDialect(settings)
     app.state.vnpy = dialect
     # `POST /order` counts on the account's order rate limit, as /api/v1's orders do.
-    order_paths: dict[str, str] = getattr(app.state, "order_paths", {})
-    app.state.order_paths = {**order_paths, "/order": dialect.account}
+    count_orders(app, "POST", "/order", dialect.account)
     app.include_router(router)
     app.include_router(ws_router)
     # Bodies refused before a route runs (`json_bodies`) are answered in vnpy's shape too.

@@ -41,6 +41,8 @@ class VnpyDialect:
         if account is None:  # the settings check this; here for the type checker
             raise ValueError(f"compat.vnpy.account {compat.account!r} is not configured")
         self.account = account.id
+        self.settle_s = 3 * settings.engine.rpc_timeout_ms / 1000
+        """How long an order whose engine answer was lost is asked again (`compat.placing`)."""
         self.envelope = compat.envelope
         self.view = VnpyView(
             gateway_name=account.broker.upper(), account=account.id, language=compat.language

@@ -52,6 +52,7 @@ class VnProduct(StrEnum):
     EQUITY = "股票"
     FUTURES = "期货"
     ETF = "ETF"
+    BOND = "债券"
 
 
 class VnExchange(StrEnum):
@@ -89,6 +90,7 @@ ENGLISH: dict[str, str] = {
     VnStatus.REJECTED: "Rejected",
     VnProduct.EQUITY: "Stock",
     VnProduct.FUTURES: "Futures",
+    VnProduct.BOND: "Bond",
 }
 """vnpy's English locale; values missing here (STOP, FAK, FOK, ETF, the empty offset) are
 spelled the same in both languages."""
@@ -246,6 +248,8 @@ def is_futures(symbol: str) -> bool:
 
 _CN_FUND_PREFIXES: dict[Venue, tuple[str, ...]] = {Venue.SH: ("5",), Venue.SZ: ("15", "16")}
 """Exchange-traded funds by their code, as the exchanges number them."""
+_CN_BOND_PREFIXES: dict[Venue, tuple[str, ...]] = {Venue.SH: ("11",), Venue.SZ: ("12",)}
+"""Convertible bonds by their code."""
 
 
 def product_of(symbol: str) -> VnProduct:
@@ -254,4 +258,6 @@ def product_of(symbol: str) -> VnProduct:
     ticker, _, venue = symbol.rpartition(".")
     if ticker.startswith(_CN_FUND_PREFIXES.get(Venue(venue), ())):
         return VnProduct.ETF
+    if ticker.startswith(_CN_BOND_PREFIXES.get(Venue(venue), ())):
+        return VnProduct.BOND
     return VnProduct.EQUITY

@@ -145,7 +145,9 @@ async def place_order(
     reason. Malformed requests are 422. A lost engine answer is asked again, never placed
     twice (`compat.placing`)."""
     try:
-        result = await place_without_client_id(engine, dialect.account, body.to_request(), "vnpy")
+        result = await place_without_client_id(
+            engine, dialect.account, body.to_request(), "vnpy", dialect.settle_s
+        )
     except OrderRejected as refused:
         order_id = refused.details.get("order_id")
         if not isinstance(order_id, str):

@@ -1,10 +1,11 @@
-"""Futu charges fees per order (`order_fee_query`), tradebridge books them per trade.
+"""Fees a broker charges per order (Futu's `order_fee_query`, Tiger's order commission,
+LongPort's order charges), booked by tradebridge per trade.
 
 Once an order has ended, its total fee is split over its fills in proportion to their
 quantity, rounded to the fee's own precision (cents at least), the last fill (by time, then
-fill id) taking what rounding left. The split depends only on what Futu reports, so it comes
-out the same after a restart or a reconnect, when it is worked out again for the fills the
-engine booked without a fee.
+fill id) taking what rounding left. The split depends only on what the broker reports, so it
+comes out the same after a restart or a reconnect, when it is worked out again for the fills
+the engine booked without a fee.
 """
 
 from dataclasses import dataclass
