@@ -184,3 +184,17 @@ def wrk(
         "p50_ms": int(p50_us) / 1000,
         "p99_ms": int(p99_us) / 1000,
     }
+
+
+def deep_market(port: int, token: str, symbol: str = "600519.SH") -> None:
+    """Quote `symbol` on the paper account so deep that every buy fills at once: each order
+    takes the whole path (journal, acknowledgement, fill, trade, position, account)."""
+    quote = {
+        "symbol": symbol,
+        "last": "1500.00",
+        "bid": "1499.99",
+        "ask": "1500.01",
+        "bid_size": 10**12,
+        "ask_size": 10**12,
+    }
+    request(port, "POST", "/api/v1/paper/paper/quotes", quote, {"Authorization": f"Bearer {token}"})

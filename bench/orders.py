@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loopback import cpu_seconds, descendants, free_port, login, request, serve, wait_for, wrk
+from loopback import (
+    cpu_seconds,
+    deep_market,
+    descendants,
+    free_port,
+    login,
+    request,
+    serve,
+    wait_for,
+    wrk,
+)
 
 HERE = Path(__file__).resolve().parent
 ORDER = {"symbol": "600519.SH", "side": "buy", "qty": 100, "limit_price": "1600.00"}
@@ -70,22 +80,7 @@ def start_tradebridge(
         workdir, 'cash = { CNY = 1000000000000 }\nmarket = "manual"', workers=workers
     )
     token = login(port)
-    auth = {"Authorization": f"Bearer {token}"}
-    # Deep market so every order fills at once, exercising the whole path.
-    request(
-        port,
-        "POST",
-        "/api/v1/paper/paper/quotes",
-        {
-            "symbol": "600519.SH",
-            "last": "1500.00",
-            "bid": "1499.99",
-            "ask": "1500.01",
-            "bid_size": 10**12,
-            "ask_size": 10**12,
-        },
-        auth,
-    )
+    deep_market(port, token)
     return process, port, token
 
 

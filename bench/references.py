@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from loopback import free_port, login, request, serve, wait_for, wrk
+from loopback import deep_market, free_port, login, serve, wait_for, wrk
 
 HERE = Path(__file__).resolve().parent
 VENVS = HERE / ".venvs"
@@ -82,16 +82,7 @@ def start_tradebridge(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     account = f'httptrading_instance_id = "{INSTANCE}"\nhttptrading_tokens = ["{TOKEN}"]'
     paper = 'cash = { CNY = 1000000000000 }\nmarket = "manual"'
     process, port = serve(workdir, paper, account=account)
-    auth = {"Authorization": f"Bearer {login(port)}"}
-    quote = {
-        "symbol": "600519.SH",
-        "last": "1500.00",
-        "bid": "1499.99",
-        "ask": "1500.01",
-        "bid_size": 10**12,
-        "ask_size": 10**12,
-    }
-    request(port, "POST", "/api/v1/paper/paper/quotes", quote, auth)
+    deep_market(port, login(port))
     return process, port
 
 
