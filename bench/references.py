@@ -7,10 +7,19 @@ once from memory (`ref_httptrading.py`), on `GET cash/state` and `POST order/pla
 
 httptrading is not a dependency of tradebridge: it runs in a venv of its own under
 `bench/.venvs/` that this script creates (it needs Python 3.13, found on PATH as
-`python3.13`). Rounds are interleaved as in `orders.py`; medians are reported.
+`python3.13`).
+
+vnpy: the vnpy WebTrader dialect (`[compat.vnpy]`, `POST /order`) against vnpy_webtrader 1.1
+itself (vnpy 4, WebTrader's web process and its RPC server in a MainEngine) with a gateway
+that takes every order at once and fills none (`ref_vnpy.py`), installed headless in a venv of
+its own (`--no-deps vnpy vnpy_webtrader` and the few modules they import). Goal: ≥ 10× at 32
+connections, p99 ≤ 15 ms.
+
+Rounds are interleaved as in `orders.py`; medians are reported.
 """
 
 import argparse
+import http.client
 import json
 import shutil
 import signal
@@ -18,9 +27,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
-from loopback import deep_market, free_port, login, serve, wait_for, wrk
+from loopback import ADMIN_PASSWORD, deep_market, free_port, login, serve, wait_for, wrk
 
 HERE = Path(__file__).resolve().parent
 VENVS = HERE / ".venvs"
@@ -38,10 +48,26 @@ PLACE = {
     "direction": "BUY",
 }
 SCENARIOS = [("cash/state c=32", "GET", "cash/state"), ("order/place c=32", "POST", "order/place")]
+VNPY_ORDER = {
+    "symbol": "600519",
+    "exchange": "SSE",
+    "direction": "Long",
+    "type": "Limit",
+    "volume": 100,
+    "price": 1600,
+    "offset": "",
+}
+VNPY_USER, VNPY_PASSWORD = "vnpy", "vnpy-bench-password"
+VNPY_REQUIREMENTS = [
+    ["--no-deps", "vnpy==4.5.0", "vnpy_webtrader==1.1.0"],
+    ["tzlocal", "numpy", "ta-lib", "loguru", "requests", "pyzmq", "fastapi<0.116", "uvicorn"],
+    ["python-jose", "passlib", "python-multipart", "websockets"],
+]
 
 
-def bench_venv(name: str, python: str, requirements: list[str]) -> Path:
-    """The Python of `bench/.venvs/<name>`, made (and `requirements` installed) if missing."""
+def bench_venv(name: str, python: str, requirements: list[list[str]]) -> Path:
+    """The Python of `bench/.venvs/<name>`, made (and each `pip install` of `requirements`
+    run) if missing."""
     venv = VENVS / name
     executable = venv / "bin" / "python"
     if not executable.exists():
@@ -51,7 +77,8 @@ def bench_venv(name: str, python: str, requirements: list[str]) -> Path:
         subprocess.run([interpreter, "-m", "venv", str(venv)], check=True)
         pip = [str(executable), "-m", "pip", "install", "--quiet"]
         subprocess.run([*pip, "--upgrade", "pip"], check=True)
-        subprocess.run([*pip, *requirements], check=True)
+        for packages in requirements:
+            subprocess.run([*pip, *packages], check=True)
     return executable
 
 
@@ -70,7 +97,7 @@ def _interpreter(python: str) -> str | None:
 
 
 def start_httptrading() -> tuple[subprocess.Popen[bytes], int]:
-    python = bench_venv("httptrading", "python3.13", ["httptrading==1.0.8"])
+    python = bench_venv("httptrading", "python3.13", [["httptrading==1.0.8"]])
     port = free_port()
     script = str(HERE / "ref_httptrading.py")
     process = subprocess.Popen([str(python), script, str(port), INSTANCE, TOKEN])
@@ -78,12 +105,57 @@ def start_httptrading() -> tuple[subprocess.Popen[bytes], int]:
     return process, port
 
 
+def start_vnpy(workdir: Path) -> tuple[list[subprocess.Popen[bytes]], int]:
+    """vnpy_webtrader's two processes, with their settings in `workdir/.vntrader`."""
+    python = str(bench_venv("vnpy", sys.executable, VNPY_REQUIREMENTS))
+    req, pub, port = (free_port() for _ in range(3))
+    (workdir / ".vntrader").mkdir(parents=True)
+    settings = {
+        "username": VNPY_USER,
+        "password": VNPY_PASSWORD,
+        "req_address": f"tcp://127.0.0.1:{req}",
+        "sub_address": f"tcp://127.0.0.1:{pub}",
+    }
+    (workdir / ".vntrader" / "web_trader_setting.json").write_text(json.dumps(settings))
+    script = str(HERE / "ref_vnpy.py")
+    addresses = [settings["req_address"], settings["sub_address"]]
+    log = (workdir / "vnpy.log").open("wb")  # vnpy logs every order to the console
+    engine = subprocess.Popen(
+        [python, script, "engine", *addresses], cwd=workdir, stdout=log, stderr=log
+    )
+    web = subprocess.Popen([python, script, "web", str(port)], cwd=workdir, stdout=log, stderr=log)
+    wait_for(port, "/")
+    return [engine, web], port
+
+
+def vnpy_token(port: int, username: str, password: str) -> str:
+    """A token from the WebTrader login (`POST /token`, a form)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    form = urllib.parse.urlencode({"username": username, "password": password})
+    conn.request("POST", "/token", form, {"Content-Type": "application/x-www-form-urlencoded"})
+    answer = json.loads(conn.getresponse().read())
+    token: str = answer["access_token"]
+    return token
+
+
 def start_tradebridge(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     account = f'httptrading_instance_id = "{INSTANCE}"\nhttptrading_tokens = ["{TOKEN}"]'
     paper = 'cash = { CNY = 1000000000000 }\nmarket = "manual"'
-    process, port = serve(workdir, paper, account=account)
+    extra = "[compat.vnpy]\nenabled = true"
+    process, port = serve(workdir, paper, account=account, extra=extra)
     deep_market(port, login(port))
     return process, port
+
+
+def vnpy_order(port: int, token: str, seconds: float) -> dict[str, float]:
+    return wrk(
+        f"http://127.0.0.1:{port}/order",
+        connections=32,
+        seconds=seconds,
+        method="POST",
+        body=json.dumps(VNPY_ORDER),
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def measure(port: int, method: str, path: str, seconds: float) -> dict[str, float]:
@@ -107,36 +179,45 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="tb-bench-"))
     reference, reference_port = start_httptrading()
-    tradebridge, port = start_tradebridge(workdir)
-    ours: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in SCENARIOS}
-    theirs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in SCENARIOS}
+    vnpy, vnpy_port = start_vnpy(workdir / "vnpy")
+    tradebridge, port = start_tradebridge(workdir / "tradebridge")
+    vnpy_tokens = (
+        vnpy_token(vnpy_port, VNPY_USER, VNPY_PASSWORD),
+        vnpy_token(port, "admin", ADMIN_PASSWORD),
+    )
+    names = [name for name, _, _ in SCENARIOS] + ["vnpy POST /order c=32"]
+    ours: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    theirs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     try:
         for _ in range(args.rounds):
             for name, method, path in SCENARIOS:
                 theirs[name].append(measure(reference_port, method, path, args.seconds))
                 ours[name].append(measure(port, method, path, args.seconds))
+            theirs[names[-1]].append(vnpy_order(vnpy_port, vnpy_tokens[0], args.seconds))
+            ours[names[-1]].append(vnpy_order(port, vnpy_tokens[1], args.seconds))
     finally:
         tradebridge.send_signal(signal.SIGTERM)
         tradebridge.wait(30)
-        reference.kill()
-        reference.wait()
+        for process in (reference, *vnpy):
+            process.kill()
+            process.wait()
         shutil.rmtree(workdir)
 
     results = {
         name: {
             "tradebridge": {k: statistics.median(r[k] for r in ours[name]) for k in ours[name][0]},
-            "httptrading": {
+            "reference": {
                 k: statistics.median(r[k] for r in theirs[name]) for k in theirs[name][0]
             },
         }
         for name in ours
     }
-    print(f"{'httptrading dialect':<34}{'tradebridge':>12}{'httptrading':>12}{'ratio':>8}")
+    print(f"{'dialect, c=32':<34}{'tradebridge':>12}{'reference':>12}{'ratio':>8}")
     for name, both in results.items():
         for metric in ("per_s", "p50_ms", "p99_ms", "errors"):
-            mine, base = both["tradebridge"][metric], both["httptrading"][metric]
+            mine, base = both["tradebridge"][metric], both["reference"][metric]
             ratio = f"{mine / base:>8.2f}" if base else f"{'':>8}"
-            print(f"{name:<18}{metric:<16}{mine:>12.2f}{base:>12.2f}{ratio}")
+            print(f"{name:<22}{metric:<12}{mine:>12.2f}{base:>12.2f}{ratio}")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / "references.json").write_text(json.dumps(results, indent=2))
