@@ -6,7 +6,7 @@ CHROMIUM := /usr/bin/chromium
 STRACE := /usr/bin/strace
 AS_ROOT := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test check bench clean
+.PHONY: run test check bench bench-references clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,9 +56,14 @@ $(STRACE):
 test: check $(CHROMIUM) $(STRACE)
 	$(BIN)/pytest
 
+# Order entry and reads beside their floor (bench/README.md); wrk must be installed.
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/backtest.py
+
+# The dialects beside httptrading itself (installed in a venv of its own under bench/.venvs).
+bench-references: $(VENV)/.installed-test
+	$(BIN)/python bench/references.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -2,8 +2,9 @@
 
 Run as `python bench/floor_app.py echo ADDRESS` (the other end of the hop) and
 `python bench/floor_app.py web ADDRESS PORT` (uvicorn with the same loop and parser as
-tradebridge). The route parses a small JSON body, makes one DEALER→ROUTER round trip with a
-msgpack frame and answers 201 with JSON: what any gateway must do at the least.
+tradebridge). `POST /orders` parses a small JSON body, makes one DEALER→ROUTER round trip
+with a msgpack frame and answers 201 with JSON: what any gateway must do at the least.
+`GET /read` makes the same round trip for a read and answers 200 with what came back.
 """
 
 import asyncio
@@ -51,15 +52,22 @@ def web(address: str, port: int) -> None:
 
     app = FastAPI(lifespan=lifespan)
 
-    @app.post("/orders")
-    async def place(request: Request) -> Response:
-        body = msgspec.json.decode(await request.body())
+    async def round_trip(value: Any) -> Any:
         request_id = next(ids)
         future = asyncio.get_running_loop().create_future()
         state["pending"][request_id] = future
-        await state["socket"].send(request_id.to_bytes(8, "big") + msgspec.msgpack.encode(body))
-        reply = msgspec.msgpack.decode(await future)
+        await state["socket"].send(request_id.to_bytes(8, "big") + msgspec.msgpack.encode(value))
+        return msgspec.msgpack.decode(await future)
+
+    @app.post("/orders")
+    async def place(request: Request) -> Response:
+        reply = await round_trip(msgspec.json.decode(await request.body()))
         return Response(msgspec.json.encode(reply), status_code=201, media_type="application/json")
+
+    @app.get("/read")
+    async def read() -> Response:
+        reply = await round_trip({"account": "paper", "cash": "1000000.00"})
+        return Response(msgspec.json.encode(reply), media_type="application/json")
 
     uvicorn.run(
         app,

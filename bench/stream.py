@@ -55,7 +55,7 @@ import msgspec
 from fastapi import FastAPI, Request, WebSocket
 from starlette.responses import Response
 
-from loopback import free_port, login, request, serve, wait_for
+from loopback import cpu_seconds, descendants, free_port, login, request, serve, wait_for
 
 HERE = Path(__file__).resolve().parent
 BUILT_IN_SYMBOLS = 23
@@ -68,33 +68,6 @@ _decode = msgspec.json.Decoder().decode
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def descendants(pid: int) -> list[int]:
-    """`pid` and every process below it."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def tradebridge_symbols(count: int) -> list[str]:

@@ -49,7 +49,9 @@ def write_config(
     """A config with free ports for the web, the RPC link and the event bus, and a paper
     account whose prices move only when a test sets them; the database is `database_url`,
     or SQLite under the data dir. Rate limits are off unless `extra` has `[rate_limits]`.
-    `private_link`: no engine addresses, so `serve` uses its default (the data dir's)."""
+    `private_link`: no engine addresses, so `serve` uses its default (the data dir's).
+    One web worker: tests read what a worker keeps for itself (rate counts, audit rows of its
+    own just written); those about several workers say so."""
     database = f'[database]\nurl = "{database_url}"' if database_url else ""
     # Tests place orders as fast as they can; those about rate limits give their own section.
     rate_limits = "" if "[rate_limits]" in extra else "[rate_limits]\nenabled = false"
@@ -63,6 +65,7 @@ data_dir = "{directory / "data"}"
 [server]
 host = "127.0.0.1"
 port = {free_port()}
+workers = 1
 
 [engine]
 {"" if private_link else f'rpc_address = "tcp://127.0.0.1:{free_port()}"'}

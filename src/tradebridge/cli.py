@@ -221,7 +221,9 @@ def web(
     host: HostOption = None,
     port: PortOption = None,
     data_dir: DataDirOption = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per CPU).")
+    ] = None,
 ) -> None:
     """Run the web process alone: REST API in front of an engine.
 

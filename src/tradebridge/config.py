@@ -65,12 +65,18 @@ def _proxy_address(value: str) -> str:
 ProxyAddress = Annotated[str, AfterValidator(_proxy_address)]
 
 
+def _cpu_count() -> int:
+    return min(os.cpu_count() or 1, 64)
+
+
 class ServerSettings(Section):
     host: str = "127.0.0.1"
     """Address the web process listens on."""
     port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1, le=64)
-    """Number of web worker processes."""
+    workers: int = Field(default_factory=_cpu_count, ge=1, le=64)
+    """Number of web worker processes; by default one per CPU (the web is stateless; on a
+    machine of 2 cores, 2 workers answered 10-60% more reads and 8% more orders than 1, the
+    engine beside them: bench/README.md)."""
     stream_heartbeat_ms: int = Field(default=15_000, ge=50)
     """WebSocket stream: the server sends `{"type":"ping"}` this often; a client that sends
     nothing for three intervals is closed with code 4408."""

@@ -165,7 +165,7 @@ def test_health_lists_each_account_with_its_state(ops: Ops) -> None:
 
 def test_workers_answer_metrics_for_all_of_them(tmp_path_factory: pytest.TempPathFactory) -> None:
     config = write_config(tmp_path_factory.mktemp("ops-workers"), OPS)
-    config.write_text(config.read_text().replace("[server]\n", "[server]\nworkers = 2\n"))
+    config.write_text(config.read_text().replace("workers = 1\n", "workers = 2\n"))
     server = start_server(config)
     try:
         token = server.login()

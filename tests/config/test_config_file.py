@@ -1,5 +1,6 @@
 """`load_settings`: defaults, the TOML file of API.md §1, refusals that name key and file."""
 
+import os
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_defaults_without_file_or_environment() -> None:
     settings = load_settings()
     assert settings.server.host == "127.0.0.1"
     assert settings.server.port == 8000
-    assert settings.server.workers == 1
+    assert settings.server.workers == min(os.cpu_count() or 1, 64)  # one per CPU
     assert settings.data_dir == Path(".tradebridge")
     assert [a.id for a in settings.accounts] == ["paper"]
     account = settings.accounts[0]

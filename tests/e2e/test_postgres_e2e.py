@@ -89,7 +89,7 @@ def test_serve_on_postgresql_trades_and_a_restart_keeps_everything(
     tmp_path: Path, postgres_url: str
 ) -> None:
     config = write_config(tmp_path, database_url=postgres_url)
-    config.write_text(config.read_text().replace("[server]\n", "[server]\nworkers = 2\n"))
+    config.write_text(config.read_text().replace("workers = 1\n", "workers = 2\n"))
 
     server = start_server(config)
     try:

@@ -37,7 +37,9 @@ def write_stream_config(
     override keys of those sections), and paper `accounts` with plenty of cash whose prices
     move only when a test sets them; the database is `database_url`, or SQLite in the data
     dir."""
-    server_keys = {"stream_heartbeat_ms": 1000, "stream_auth_timeout_ms": 1000} | (server or {})
+    server_keys = {"workers": 1, "stream_heartbeat_ms": 1000, "stream_auth_timeout_ms": 1000} | (
+        server or {}
+    )
     engine_keys = {"heartbeat_ms": 200} | (engine or {})
     server_lines = "\n".join(f"{k} = {v}" for k, v in server_keys.items())
     engine_lines = "\n".join(f"{k} = {v}" for k, v in engine_keys.items())

@@ -20,6 +20,7 @@ from tradebridge.api import openapi
 from tradebridge.api.audit_writer import AuditWriter
 from tradebridge.api.body_limit import BodySizeLimit
 from tradebridge.api.compat.httptrading import install_httptrading
+from tradebridge.api.compat.httptrading.lean import LEAN_ROUTES as HTTPTRADING_LEAN_ROUTES
 from tradebridge.api.compat.qmt_service import install as install_qmt_service
 from tradebridge.api.compat.vnpy import install as install_vnpy
 from tradebridge.api.compat.xtquant_http import install as install_xtquant_http
@@ -33,6 +34,7 @@ from tradebridge.api.errors import (
 )
 from tradebridge.api.forwarded import TrustedProxies
 from tradebridge.api.json_bodies import StrictJsonBodies
+from tradebridge.api.lean import V1_ROUTES, LeanRoutes
 from tradebridge.api.measured_rpc import MeasuredRpcClient
 from tradebridge.api.metrics import Metrics, sample_app_state, use_multiprocess_dir
 from tradebridge.api.observe import Observer
@@ -141,6 +143,8 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     app.state.metrics_token = token.get_secret_value() if token is not None else None
     # Outermost last: Observer (request id, metrics, access log, audit) sees every answer,
     # refusals of the layers below included, with the client address TrustedProxies found.
+    # The hot routes on their happy path (see `api.lean`), innermost.
+    app.add_middleware(LeanRoutes, routes=(*V1_ROUTES, *HTTPTRADING_LEAN_ROUTES))
     app.add_middleware(StrictJsonBodies)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(

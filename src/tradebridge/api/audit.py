@@ -70,8 +70,8 @@ def _target(exchange: Exchange) -> str | None:
         value = exchange.path_params.get(name)
         if value is not None:
             return _text(value)
-    if exchange.status < 400 and isinstance(exchange.answer, dict):
-        return _text(exchange.answer.get("id"))
+    if exchange.status < 400:
+        return _text(exchange.answer_id)
     return _text(exchange.error_details.get("order_id"))
 
 

@@ -1,7 +1,7 @@
-"""Who sent a request, found once per request for the rate limits, the audit log and the
-access log (the routes authenticate through their own dependencies, as before).
+"""Who sent a request, found once per request: for the rate limits, the audit log, the
+access log and the routes' own dependencies (`principal_of`).
 
-The answer is kept in the request's state, so the middlewares that need it share one look-up;
+The answer is kept in the request's state, so everything that needs it shares one look-up;
 the authenticator's caches make it cheap.
 """
 
@@ -68,6 +68,19 @@ def caller_of(scope: Scope) -> Caller:
         known = Caller(_principal(scope), scope["client"][0] if scope.get("client") else None)
         state[_STATE_KEY] = known
     return known
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller of `request` as its route's dependency needs it: the principal `caller_of`
+    found, else a fresh attempt that raises why there is none (no credentials, bad ones, the
+    database away). Not for the httptrading dialect's `HT-TOKEN`, which its routes check
+    against their own instance."""
+    principal = caller_of(request.scope).principal
+    if principal is not None:
+        return principal
+    authenticator = request.app.state.authenticator
+    found: Principal = authenticator.authenticate(request)
+    return found
 
 
 def _principal(scope: Scope) -> Principal | None:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy import Engine
 
+from tradebridge.api.caller import principal_of
 from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.login_throttle import LoginThrottle
 from tradebridge.api.openapi import raises
@@ -260,13 +261,13 @@ async def _authenticator(request: Request) -> Authenticator:
 
 @raises("unauthorized")
 async def _principal(request: Request, _: Annotated[None, Credentials]) -> Principal:
-    authenticator: Authenticator = request.app.state.authenticator
-    return authenticator.authenticate(request)
+    return principal_of(request)
 
 
 def _scoped(scope: Scope) -> object:
     """The caller, if they have `scope`; on a route with an `{account}` in its path, also if
-    they may act on that account (a key bound to another one may not)."""
+    they may act on that account (a key bound to another one may not). Checked here only:
+    route bodies do not check again."""
 
     @raises("forbidden")
     async def dependency(

@@ -10,6 +10,7 @@ from tradebridge.api.caller import Caller
 from tradebridge.api.redaction import redact_secrets
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_UNREAD: Any = object()
 
 
 @dataclass(slots=True)
@@ -30,8 +31,11 @@ class Exchange:
     duration_s: float = 0.0
     request_body: bytes | None = None
     """Kept only for mutating requests (and only while they are looked at, never stored)."""
+    request_value: Any = _UNREAD
+    """The request body as JSON, when the body check (`json_bodies`) has decoded it."""
     answer: Any = None
-    """The decoded JSON answer of a mutating request or an error, when small enough."""
+    """The answer of a mutating request or an error, when small enough: what the route
+    encoded (a dict, a list, a `msgspec.Struct`), or the JSON decoded from its bytes."""
     caller: Caller | None = None
     mutating: bool = False
     """Whether it may change something: a `POST`, `PUT`, `PATCH` or `DELETE`, or a `GET` a
@@ -53,6 +57,14 @@ class Exchange:
         return code if isinstance(code, str) else f"http_{self.status}"
 
     @property
+    def answer_id(self) -> Any:
+        """The `id` of the object answered (an order, a key), if it has one."""
+        answer = self.answer
+        if isinstance(answer, dict):
+            return answer.get("id")
+        return getattr(answer, "id", None) if isinstance(answer, msgspec.Struct) else None
+
+    @property
     def error_details(self) -> Mapping[str, Any]:
         error = self.answer.get("error") if isinstance(self.answer, dict) else None
         details = error.get("details") if isinstance(error, dict) else None
@@ -60,7 +72,9 @@ class Exchange:
 
     def request_json(self) -> Any:
         """The request body decoded as JSON, or None."""
-        return decode_json(self.request_body)
+        if self.request_value is _UNREAD:
+            self.request_value = decode_json(self.request_body)
+        return self.request_value
 
 
 def decode_json(data: bytes | bytearray | None) -> Any:

@@ -28,7 +28,12 @@ class TrustedProxies:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        if scope["type"] in ("http", "websocket") and client and self._trusted(client[0]):
+        if (
+            self._networks
+            and scope["type"] in ("http", "websocket")
+            and client
+            and self._trusted(client[0])
+        ):
             hops, proto = _forwarded(scope["headers"])
             if hops:
                 scope["client"] = (self._client(client[0], hops), 0)

@@ -27,6 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradebridge.api.errors import error_response
 
+BODY_KEY = "tradebridge_body"
+"""In a request's state: its JSON body as `check` decoded it, for the audit log."""
 MAX_DEPTH = 32
 """Objects and arrays inside each other; request bodies of the API need 3."""
 INT64 = 2**63
@@ -61,11 +63,13 @@ class StrictJsonBodies:
             return
         if body:
             try:
-                check(body)
+                value = check(body)
             except _Refused as refused:
                 answer = error_shape(scope)(refused.code, refused.message, refused.details)
                 await answer(scope, receive, send)
                 return
+            if value is not _NOT_JSON:
+                scope.setdefault("state", {})[BODY_KEY] = value
         replayed = False
 
         async def replay() -> Message:
@@ -94,17 +98,22 @@ def error_shape(scope: Scope) -> ErrorShape:
     return error_response
 
 
-def check(body: bytes) -> None:
-    """Raise `_Refused` for what the module docstring lists; return for anything else."""
+_NOT_JSON = object()
+
+
+def check(body: bytes) -> Any:
+    """Raise `_Refused` for what the module docstring lists; else return the decoded body
+    (`_NOT_JSON` if it is not JSON)."""
     try:
         value = json.loads(
             body, object_pairs_hook=_object, parse_int=_integer, parse_constant=_constant
         )
     except (ValueError, UnicodeDecodeError):
-        return  # not JSON (or not UTF-8): the route's own parser answers 400
+        return _NOT_JSON  # not JSON (or not UTF-8): the route's own parser answers 400
     except RecursionError:
         raise _too_deep() from None
     _check_depth(value)
+    return value
 
 
 def _is_json(scope: Scope) -> bool:

@@ -146,6 +146,10 @@ class Metrics:
             "Audit rows that could not be written (database away too long)",
             registry=r,
         )
+        # Children of labelled series, found once each (`labels()` takes a lock and builds
+        # a key every time); bounded as the labels are.
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._rpc_children: dict[tuple[str, str], tuple[Any, Any]] = {}
         # Per WebSocket message only a Python integer moves; `sample` moves it into the
         # metrics, so fan-out pays nothing for them.
         self._ws_messages = 0
@@ -158,8 +162,16 @@ class Metrics:
         """Count one answered HTTP request."""
         method = exchange.method if exchange.method in KNOWN_METHODS else OTHER
         route = exchange.route or UNMATCHED
-        self._requests.labels(method, route, str(exchange.status)).inc()
-        self._request_seconds.labels(method, route).observe(exchange.duration_s)
+        key = (method, route, exchange.status)
+        children = self._http_children.get(key)
+        if children is None:
+            children = self._http_children[key] = (
+                self._requests.labels(method, route, str(exchange.status)),
+                self._request_seconds.labels(method, route),
+            )
+        requests, seconds = children
+        requests.inc()
+        seconds.observe(exchange.duration_s)
         if (exchange.method, exchange.route) == PLACE_ORDER:
             self._order(exchange)
 
@@ -175,8 +187,15 @@ class Metrics:
         return account if isinstance(account, str) and account in self._accounts else OTHER
 
     def rpc_call(self, method: str, seconds: float, result: str) -> None:
-        self._rpc_calls.labels(method, result).inc()
-        self._rpc_seconds.labels(method).observe(seconds)
+        children = self._rpc_children.get((method, result))
+        if children is None:
+            children = self._rpc_children[(method, result)] = (
+                self._rpc_calls.labels(method, result),
+                self._rpc_seconds.labels(method),
+            )
+        calls, latency = children
+        calls.inc()
+        latency.observe(seconds)
 
     def rate_limited(self, limit: str) -> None:
         self._rate_limited.labels(limit).inc()

@@ -17,9 +17,11 @@ from tradebridge.api.audit import audit_record
 from tradebridge.api.audit_writer import AuditWriter
 from tradebridge.api.caller import caller_of
 from tradebridge.api.compat.paths import changes_by_get
+from tradebridge.api.encoding import ANSWER_KEY
 from tradebridge.api.exchange import MUTATING_METHODS, Exchange, decode_json
+from tradebridge.api.json_bodies import BODY_KEY
 from tradebridge.api.metrics import Metrics
-from tradebridge.api.redaction import ACCESS_LOGGER
+from tradebridge.api.redaction import ACCESS_LOGGER, REDACTED_ALREADY
 from tradebridge.api.route_names import route_name
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 CAPTURE_BYTES = 64 * 1024
 """Request bodies of mutating requests and JSON answers are looked at up to this size."""
 INTERNAL_ERROR = b'{"error": {"code": "internal_error"}}'
+_NOTHING = object()
 
 
 class Observer:
@@ -64,6 +67,9 @@ class Observer:
             exchange.caller = caller_of(scope)
         body: bytearray | None = bytearray() if exchange.mutating else None
         answer: bytearray | None = None
+        encoded: object = _NOTHING
+        """What the route encoded as its answer (`encoding.MsgspecResponse`): not decoded
+        again from the bytes."""
         answered = False
 
         async def observed_receive() -> Message:
@@ -73,7 +79,7 @@ class Observer:
             return message
 
         async def observed_send(message: Message) -> None:
-            nonlocal answer, answered
+            nonlocal answer, answered, encoded
             if message["type"] == "http.response.start":
                 answered = True
                 exchange.status = message["status"]
@@ -84,9 +90,14 @@ class Observer:
                 if exchange.mutating or exchange.status >= 400:
                     answer = bytearray()
             elif message["type"] == "http.response.body" and answer is not None:
-                answer.extend(message.get("body", b""))
-                if len(answer) > CAPTURE_BYTES:
-                    answer = None
+                chunk = message.get("body", b"")
+                known = scope.get("state", {}).get(ANSWER_KEY)
+                if not answer and known is not None and known[1] is chunk:
+                    encoded, answer = known[0], None
+                else:
+                    answer.extend(chunk)
+                    if len(answer) > CAPTURE_BYTES:
+                        answer = None
             await send(message)
 
         try:
@@ -94,13 +105,19 @@ class Observer:
         except Exception:
             if not answered:  # the outermost handler answers 500 `internal_error`
                 exchange.status = 500
-                answer = bytearray(INTERNAL_ERROR)
+                encoded, answer = _NOTHING, bytearray(INTERNAL_ERROR)
             raise
         finally:
             exchange.duration_s = time.perf_counter() - started
             if body is not None and len(body) <= CAPTURE_BYTES:
                 exchange.request_body = bytes(body)
-            exchange.answer = decode_json(answer) if answer is not None else None
+                state = scope.get("state", {})
+                if BODY_KEY in state:
+                    exchange.request_value = state[BODY_KEY]
+            if encoded is not _NOTHING:
+                exchange.answer = encoded
+            else:
+                exchange.answer = decode_json(answer) if answer is not None else None
             self._finish(scope, exchange)
 
     def _finish(self, scope: Scope, exchange: Exchange) -> None:
@@ -152,10 +169,13 @@ def _request_id(scope: Scope) -> str:
 
 
 def _log_access(exchange: Exchange) -> None:
+    """One line, formatted once: the target is redacted already (`Exchange.target`), so the
+    logger's redaction filter passes it as it is."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
     principal = exchange.caller.principal if exchange.caller else None
     who = principal.username if principal else "-"
-    access_log.info(
-        '%s "%s %s HTTP/%s" %d %.1fms %s %s',
+    line = '%s "%s %s HTTP/%s" %d %.1fms %s %s' % (  # noqa: UP031 - one format, no args kept
         exchange.client_ip or "-",
         exchange.method,
         exchange.target,
@@ -165,3 +185,4 @@ def _log_access(exchange: Exchange) -> None:
         who,
         exchange.request_id,
     )
+    access_log.info(line, extra=REDACTED_ALREADY)

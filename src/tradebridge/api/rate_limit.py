@@ -8,9 +8,11 @@ reached.
 Counting uses the `limits` library's sliding window counter: the previous window's count,
 weighted by how much of it still overlaps the last `window` seconds, plus the current one. It
 costs two counters per key whatever the rate, and a burst at a window's edge cannot double
-the rate as with fixed windows. Counts live in the memory of each web worker process.
+the rate as with fixed windows. Counts live in the memory of each web worker process, in
+`LoopStorage`.
 """
 
+import contextlib
 import math
 import re
 import time
@@ -34,6 +36,37 @@ ORDERS_PATH = re.compile(r"^/api/v1/accounts/([^/]+)/orders$")
 UNCOUNTED_PATHS = frozenset(
     {"/api/v1/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
 )
+SWEEP_S = 1.0
+"""How often expired counters are dropped from `LoopStorage` (on the way of a count)."""
+
+
+class _NoLocks(dict[str, contextlib.nullcontext[None]]):
+    """`MemoryStorage.locks` for a storage used by one thread: every key's lock is a no-op."""
+
+    _UNLOCKED: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+    def __missing__(self, key: str) -> contextlib.nullcontext[None]:
+        return self._UNLOCKED
+
+
+class LoopStorage(MemoryStorage):
+    """`limits`' in-memory storage as the event loop uses it: from one thread, so without
+    its lock per key; expired counters are dropped on the way, at most every `SWEEP_S`,
+    rather than by the `threading.Timer` `MemoryStorage` starts again every few counts."""
+
+    STORAGE_SCHEME = ["tradebridge-loop"]  # noqa: RUF012 - registered apart from `memory://`
+
+    def __init__(self) -> None:
+        self._next_sweep = 0.0
+        super().__init__()
+        self.timer.cancel()  # the constructor's one Timer; no other is started
+        self.locks = _NoLocks()  # type: ignore[assignment]
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - MemoryStorage calls it
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_S
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +107,7 @@ class RateLimits:
         self._enabled = settings.enabled
         self._api = (settings.api, limits.parse(settings.api))
         self._orders = (settings.orders, limits.parse(settings.orders))
-        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._limiter = SlidingWindowCounterRateLimiter(LoopStorage())
         self._on_limited = on_limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -23,10 +23,17 @@ def redact_secrets(text: str) -> str:
     return _SECRET_VALUE.sub(rf"\1{REDACTED}", text)
 
 
+REDACTED_ALREADY = {"tradebridge_redacted": True}
+"""`extra` of a record whose message was built from redacted parts: `RedactTokens` passes it
+without formatting and searching it again."""
+
+
 class RedactTokens(logging.Filter):
     """Redacts secrets in the formatted message of every record of the logger it is on."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "tradebridge_redacted", False):
+            return True
         text = record.getMessage()
         redacted = redact_secrets(text)
         if redacted != text:

@@ -300,8 +300,7 @@ class AccountRuntime:
                 await self._record_refusal(order, refusal)
             assert contract is not None  # check_order refused an unknown symbol
             self._ledger.reserved.hold(order, contract, quote)
-            self._ledger.stage_new(order)
-            self._ledger.store(order)
+            self._ledger.store_new(order)
             recorded = True
             if not self.broker.capabilities.restores_from_journal:
                 try:  # durable before any broker outside this process can have it
@@ -364,8 +363,7 @@ class AccountRuntime:
         rejected = transition(
             order, OrderStatus.REJECTED, order.created_at, reason=refusal.reason.value
         )
-        self._ledger.stage_new(rejected)
-        self._ledger.store(rejected)
+        self._ledger.store_new(rejected)
         try:
             await self._journal.commit()
         except BaseException:

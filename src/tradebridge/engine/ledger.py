@@ -8,6 +8,7 @@ journal commits what is staged in groups (see `Journal`). All on the engine loop
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 from sqlalchemy import Engine
@@ -21,12 +22,21 @@ from tradebridge.domain.ticks import TickLadder
 from tradebridge.engine.checks import AccountView
 from tradebridge.engine.journal import Journal, StagedEvent
 from tradebridge.engine.order_index import OrderIndex
-from tradebridge.engine.protocol import AccountEvent
 from tradebridge.engine.reservations import Reservations
 from tradebridge.ids import IdGenerator
 from tradebridge.store import queries
 
 _encode = msgspec.msgpack.Encoder().encode
+
+
+class _EncodedEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """`AccountEvent` as `Ledger.emit` encodes it: its `data` encoded in the same pass, not
+    first on its own and then copied in as `Raw`. The bytes are those of an `AccountEvent`."""
+
+    account: str
+    seq: int
+    type: EventType
+    data: Any
 
 
 def now() -> datetime:
@@ -68,15 +78,20 @@ class Ledger:
 
     def store(self, order: Order) -> None:
         """Make `order` the current state: journal it, emit its event and keep the in-memory
-        indexes in step. New orders are staged with `stage_new` first."""
+        indexes in step. A new order goes through `store_new` instead."""
+        self.journal.stage_order(order)
+        self._make_current(order)
+
+    def store_new(self, order: Order) -> None:
+        """`store` for an order the journal has not seen: staged once, as its insert."""
+        self.journal.stage_new_order(order)
+        self._make_current(order)
+
+    def _make_current(self, order: Order) -> None:
         if order.id in self.reserved and order.status is not OrderStatus.PENDING_NEW:
             self.reserved.release(order.id)
         self.orders.put(order)
-        self.journal.stage_order(order)
         self.emit(EventType.ORDER, order)
-
-    def stage_new(self, order: Order) -> None:
-        self.journal.stage_new_order(order)
 
     def forget(self, order: Order) -> None:
         """Undo the in-memory traces of an order whose journal write failed."""
@@ -111,9 +126,7 @@ class Ledger:
 
     def emit(self, type: EventType, data: msgspec.Struct) -> None:
         self.seq += 1
-        event = AccountEvent(
-            account=self.account_id, seq=self.seq, type=type, data=msgspec.Raw(_encode(data))
-        )
+        event = _EncodedEvent(account=self.account_id, seq=self.seq, type=type, data=data)
         self.journal.stage_event(StagedEvent(self.account_id, self.seq, type.value, _encode(event)))
 
     def get_order(self, order_id: str) -> Order:

@@ -104,8 +104,12 @@ async def _serve(
     and the database, which `run_engine` closes last)."""
 
     def publish_events(events: list[StagedEvent]) -> None:
+        """One message per account for the events of one commit (in their order)."""
+        by_account: dict[str, list[bytes]] = {}
         for event in events:
-            publisher.publish(account_topic(event.account), event.payload)
+            by_account.setdefault(event.account, []).append(event.payload)
+        for account, payloads in by_account.items():
+            publisher.publish_batch(account_topic(account), payloads)
 
     def publish_quote(account: str, quote: Quote) -> None:
         publisher.publish(quote_topic(account, quote.symbol), _encode(quote))

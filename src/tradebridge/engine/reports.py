@@ -178,15 +178,18 @@ class BrokerReports(BrokerSink):
             update.broker_order_id,
             order.id,
         )
-        self._ledger.stage_new(order)
-        self._store(order)
+        self._store(order, new=True)
 
-    def _store(self, order: Order) -> None:
-        """The ledger's `store`, then the fills held for an order whose broker id it learns."""
+    def _store(self, order: Order, *, new: bool = False) -> None:
+        """The ledger's `store` (`store_new` for an order it has not seen), then the fills
+        held for an order whose broker id it learns."""
         held = None
         if order.broker_order_id is not None:
             held = self._held_fills.pop(order.broker_order_id, None)
-        self._ledger.store(order)
+        if new:
+            self._ledger.store_new(order)
+        else:
+            self._ledger.store(order)
         for fill in held or ():
             self.on_fill(fill)
 

@@ -1,9 +1,11 @@
 """Engine -> web event bus over ZeroMQ PUB/SUB.
 
 Framing
-    Each event is two frames: the topic (UTF-8) and the payload (opaque bytes, encoded by the
-    caller). ZeroMQ filters on topic prefixes at the publisher, so a subscriber only receives
-    the topics it asked for (``""`` means everything).
+    A message is the topic (UTF-8) followed by one or more payloads (opaque bytes, encoded by
+    the caller), each one event of that topic: the events an account's journal commit made go
+    out as one message (``publish_batch``), so the publisher wakes ZeroMQ's I/O thread once
+    for them, not once per event. ZeroMQ filters on topic prefixes at the publisher, so a
+    subscriber only receives the topics it asked for (``""`` means everything).
 
 Heartbeat
     The publisher sends an empty payload on the reserved topic ``"\\x00hb"`` every heartbeat
@@ -113,10 +115,14 @@ class EventPublisher:
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Queue one event for every subscriber of ``topic``; never blocks, drops if it must."""
+        self.publish_batch(topic, [payload])
+
+    def publish_batch(self, topic: str, payloads: list[bytes]) -> None:
+        """Queue events of one ``topic`` as one message (kept or dropped together)."""
         sender = self._sender
         if sender is None:
             raise RuntimeError("EventPublisher is not started")
-        self._send(sender, topic.encode(), payload)
+        self._send(sender, topic.encode(), *payloads)
 
     async def close(self) -> None:
         """Stop the heartbeat and close the socket. Idempotent."""
@@ -132,10 +138,9 @@ class EventPublisher:
             self._curve_attachment.detach()  # after the socket: never a moment unguarded
             self._curve_attachment = None
 
-    def _send(self, sock: zmq.Socket[bytes], topic: bytes, payload: bytes) -> None:
+    def _send(self, sock: zmq.Socket[bytes], topic: bytes, *payloads: bytes) -> None:
         try:
-            sock.send(topic, zmq.SNDMORE | zmq.NOBLOCK)
-            sock.send(payload, zmq.NOBLOCK)
+            sock.send_multipart([topic, *payloads], zmq.NOBLOCK)
             ok = True
         except zmq.Again:
             ok = False
@@ -280,17 +285,21 @@ class EventSubscriber:
 
     def _on_frames(self, frames: list[bytes]) -> None:
         self._last_heard = time.monotonic()
-        if len(frames) != 2:
-            log.warning("event subscriber dropped a message of %d frames (want 2)", len(frames))
+        if len(frames) < 2:
+            log.warning("event subscriber dropped a message without a payload")
             return
-        topic, payload = frames
+        topic = frames[0]
         if topic == _HEARTBEAT_FRAME:
             return
         try:
-            event = (topic.decode(), payload)
+            name = topic.decode()
         except UnicodeDecodeError:
             log.warning("event subscriber dropped an event with a non-UTF-8 topic %r", topic[:48])
             return
+        for payload in frames[1:]:
+            self._enqueue((name, payload))
+
+    def _enqueue(self, event: tuple[str, bytes]) -> None:
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:

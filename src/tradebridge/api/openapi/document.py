@@ -52,7 +52,7 @@ def build(app: FastAPI, edge_errors: EdgeErrors) -> dict[str, Any]:
         schemas.pop(unused, None)
     schemas.update(components([failures.Error]))
     schemas.update(failures.shape_components())
-    for path, route in _documented_routes(app):
+    for path, route in documented_routes(app):
         for method in route.methods or ():
             operation = spec["paths"][path][method.lower()]
             answers = {k: v for k, v in operation["responses"].items() if k[0] in "123"}
@@ -62,7 +62,7 @@ def build(app: FastAPI, edge_errors: EdgeErrors) -> dict[str, Any]:
     return spec
 
 
-def _documented_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
+def documented_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
     """Each route in the document with its full path template. FastAPI from 0.16x keeps
     included routers nested (a route knows its path within its router only); earlier ones
     copy each route into the app with its full path."""

@@ -13,9 +13,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader
 
+from tradebridge.api.caller import principal_of
 from tradebridge.api.compat.httptrading.envelope import INSTANCE_PARAM
 from tradebridge.api.compat.httptrading.instances import Instance, instances_of
-from tradebridge.api.deps import Authenticator, Credentials
+from tradebridge.api.deps import Credentials
 from tradebridge.api.openapi import raises
 from tradebridge.api.security import Principal, Scope
 from tradebridge.domain.errors import NotFound, Unauthorized
@@ -57,8 +58,7 @@ def _principal(request: Request, instance: Instance) -> Principal:
             raise Unauthorized(f"the {TOKEN_HEADER} header is not a token of this instance")
         return instance.principal
     if request.headers.get("authorization") or request.headers.get("x-api-key"):
-        authenticator: Authenticator = request.app.state.authenticator
-        return authenticator.authenticate(request)
+        return principal_of(request)
     raise Unauthorized(f"send a token of this instance in the {TOKEN_HEADER} header")
 
 

@@ -12,12 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from tradebridge.api.caller import principal_of
 from tradebridge.api.compat.placing import place_without_client_id
 from tradebridge.api.compat.vnpy.dialect import VnpyDialect
 from tradebridge.api.compat.vnpy.errors import VnpyRoute
 from tradebridge.api.compat.vnpy.mapping import is_futures, read_vt_symbol
 from tradebridge.api.compat.vnpy.requests import VnpyOrderBody
-from tradebridge.api.deps import Authenticator, AuthenticatorDep, Credentials, EngineDep
+from tradebridge.api.deps import AuthenticatorDep, Credentials, EngineDep
 from tradebridge.api.encoding import json_response
 from tradebridge.api.engine_client import EngineClient
 from tradebridge.api.openapi import raises
@@ -48,8 +49,7 @@ def _caller(scope: Scope) -> Any:
     async def dependency(
         request: Request, dialect: DialectDep, _: Annotated[None, Credentials]
     ) -> Principal:
-        authenticator: Authenticator = request.app.state.authenticator
-        principal = authenticator.authenticate(request)
+        principal = principal_of(request)
         principal.require(scope, dialect.account)
         return principal
 

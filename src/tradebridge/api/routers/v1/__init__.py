@@ -17,13 +17,15 @@ from tradebridge.api.routers.v1 import (
 )
 
 router = APIRouter(prefix="/api/v1")
+# Routes are matched in this order: the order routes, the hottest path, first. The document's
+# sections follow `openapi.document.TAGS`, not this order.
 for module in (
+    orders,
+    accounts,
     health,
     auth,
     keys,
-    accounts,
     risk,
-    orders,
     trades,
     market,
     paper,

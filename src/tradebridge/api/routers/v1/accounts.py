@@ -4,7 +4,6 @@ from starlette.responses import Response
 from tradebridge.api.deps import EngineDep, Reader
 from tradebridge.api.encoding import json_response
 from tradebridge.api.openapi import raises, returns
-from tradebridge.api.security import Scope
 from tradebridge.domain.models import AccountSummary, Position
 from tradebridge.engine.protocol import AccountInfo, Pong
 
@@ -22,19 +21,16 @@ async def list_accounts(engine: EngineDep, principal: Reader) -> Response:
 @router.get("/accounts/{account}", summary="Balance summary", responses=returns(AccountSummary))
 @raises("not_found")
 async def account_summary(account: str, engine: EngineDep, principal: Reader) -> Response:
-    principal.require(Scope.READ, account)
     return json_response(await engine.summary(account))
 
 
 @router.get("/accounts/{account}/positions", summary="Positions", responses=returns(list[Position]))
 @raises("not_found")
 async def positions(account: str, engine: EngineDep, principal: Reader) -> Response:
-    principal.require(Scope.READ, account)
     return json_response(await engine.positions(account))
 
 
 @router.get("/accounts/{account}/ping", summary="Round trip to the broker", responses=returns(Pong))
 @raises("not_found")
 async def ping(account: str, engine: EngineDep, principal: Reader) -> Response:
-    principal.require(Scope.READ, account)
     return json_response(await engine.ping(account))

@@ -7,7 +7,6 @@ from tradebridge.api.deps import EngineDep, Reader, Trader
 from tradebridge.api.encoding import json_response
 from tradebridge.api.openapi import raises, returns
 from tradebridge.api.schemas import PlaceOrderBody
-from tradebridge.api.security import Scope
 from tradebridge.domain.orders import Order
 from tradebridge.domain.symbols import parse_symbol
 
@@ -68,7 +67,6 @@ async def place_order(
     """Send a `client_order_id`: a retry with it (after a timeout, a lost answer) returns
     the order placed the first time, never a second one. An order the account refuses is
     recorded as `rejected` and answered 422 `order_rejected`."""
-    principal.require(Scope.TRADE, account)
     result = await engine.place(account, body.to_request())
     return json_response(result.order, 201 if result.created else 200)
 
@@ -86,7 +84,6 @@ async def list_orders(
 ) -> Response:
     """Ascending by id. Without `after`: the latest `limit` orders; with `after` (an order
     id): the `limit` orders placed after it."""
-    principal.require(Scope.READ, account)
     canonical = parse_symbol(symbol) if symbol else None
     orders = await engine.list_orders(
         account, status=status, symbol=canonical, limit=limit, after=after
@@ -103,14 +100,12 @@ async def list_orders(
 async def order_by_client_id(
     account: str, client_order_id: str, engine: EngineDep, principal: Reader
 ) -> Response:
-    principal.require(Scope.READ, account)
     return json_response(await engine.get_by_client_id(account, client_order_id))
 
 
 @router.get("/accounts/{account}/orders/{order_id}", summary="One order", responses=returns(Order))
 @raises("not_found")
 async def get_order(account: str, order_id: str, engine: EngineDep, principal: Reader) -> Response:
-    principal.require(Scope.READ, account)
     return json_response(await engine.get_order(account, order_id))
 
 
@@ -121,7 +116,6 @@ async def get_order(account: str, order_id: str, engine: EngineDep, principal: R
 async def cancel_order(
     account: str, order_id: str, engine: EngineDep, principal: Trader
 ) -> Response:
-    principal.require(Scope.TRADE, account)
     return json_response(await engine.cancel(account, order_id))
 
 
@@ -130,5 +124,4 @@ async def cancel_order(
 )
 @raises("not_found")
 async def cancel_all(account: str, engine: EngineDep, principal: Trader) -> Response:
-    principal.require(Scope.TRADE, account)
     return json_response(await engine.cancel_all(account))

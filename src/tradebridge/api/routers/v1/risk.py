@@ -6,7 +6,6 @@ from starlette.responses import Response
 from tradebridge.api.deps import Admin, EngineDep, Reader
 from tradebridge.api.encoding import json_response
 from tradebridge.api.openapi import raises, returns
-from tradebridge.api.security import Scope
 from tradebridge.config import RiskSettings
 from tradebridge.engine.protocol import RiskState, RiskUpdate
 
@@ -29,7 +28,6 @@ RISK_EXAMPLES: dict[str, Any] = {
 )
 @raises("not_found")
 async def get_risk(account: str, engine: EngineDep, principal: Reader) -> Response:
-    principal.require(Scope.READ, account)
     return json_response(await engine.risk(account))
 
 
@@ -47,6 +45,5 @@ async def put_risk(
 ) -> Response:
     """Only the fields in the body change; `null` removes a limit. The change holds from the
     next order on and survives a restart. Answers the settings now in force."""
-    principal.require(Scope.ADMIN, account)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     return json_response(await engine.set_risk(RiskUpdate(account=account, **changes)))

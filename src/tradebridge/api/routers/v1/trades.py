@@ -6,7 +6,6 @@ from starlette.responses import Response
 from tradebridge.api.deps import EngineDep, Reader
 from tradebridge.api.encoding import json_response
 from tradebridge.api.openapi import raises, returns
-from tradebridge.api.security import Scope
 from tradebridge.domain.models import Trade
 from tradebridge.domain.symbols import parse_symbol
 
@@ -25,7 +24,6 @@ async def list_trades(
     after: str | None = None,
 ) -> Response:
     """Ascending by id; `after` and `limit` page as for orders."""
-    principal.require(Scope.READ, account)
     canonical = parse_symbol(symbol) if symbol else None
     trades = await engine.list_trades(
         account, symbol=canonical, order_id=order_id, limit=limit, after=after
