@@ -56,7 +56,7 @@ def test_buy_sell_orders_positions_balance_and_quotes(
     assert (bought["status"], bought["filled_qty"], bought["avg_fill_price"]) == (
         "filled",
         100,
-        "1500.01",
+        "1500.0100",
     )
     assert bought["client_order_id"].startswith("tbc-")
 
