@@ -125,8 +125,15 @@ class Net:
         self._stack.push_async_callback(server.close)
         return server
 
-    async def client(self, address: str, *, timeout_ms: int = 2000, wait: bool = True) -> RpcClient:
-        client = RpcClient(address, heartbeat_ms=HEARTBEAT_MS, timeout_ms=timeout_ms)
+    async def client(
+        self,
+        address: str,
+        *,
+        timeout_ms: int = 2000,
+        wait: bool = True,
+        heartbeat_ms: int = HEARTBEAT_MS,
+    ) -> RpcClient:
+        client = RpcClient(address, heartbeat_ms=heartbeat_ms, timeout_ms=timeout_ms)
         await client.start()
         self._stack.push_async_callback(client.close)
         if wait:

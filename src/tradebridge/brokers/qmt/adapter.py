@@ -121,6 +121,8 @@ class QmtBroker(Broker):
         self._session: QmtSession | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._settling: set[asyncio.Task[None]] = set()
+        self._stopping: set[asyncio.Task[None]] = set()
+        """Sessions being closed: `close` waits for them even if whoever began it gave up."""
         self._data = SdkExecutor(f"qmt-data-{account_id}", timeout_s=settings.request_timeout_s)
         self._data_ready = False
         self._quote_subscriptions: dict[str, int] = {}
@@ -163,7 +165,7 @@ class QmtBroker(Broker):
             await session.open(callbacks)
         except BaseException:
             self._session = None
-            await session.close()
+            await self._close_session(session)
             raise
         self._watchdog = asyncio.create_task(self._watch(session), name=f"watch {session.number}")
         return (
@@ -177,7 +179,15 @@ class QmtBroker(Broker):
             self._watchdog.cancel()
             self._watchdog = None
         if session is not None:
-            await session.close()
+            await self._close_session(session)
+
+    async def _close_session(self, session: QmtSession) -> None:
+        """Close `session` to the end even if the caller is cancelled meanwhile (a reconnect
+        stopped by `close`): its trader must be stopped, or its connection and loop linger."""
+        stopping = asyncio.create_task(session.close(), name=f"close session {session.number}")
+        self._stopping.add(stopping)
+        stopping.add_done_callback(self._stopping.discard)
+        await asyncio.shield(stopping)
 
     async def _watch(self, session: QmtSession) -> None:
         """Ask for the asset now and then; two answers missed in a row: the link is lost."""
@@ -196,6 +206,8 @@ class QmtBroker(Broker):
     async def close(self) -> None:
         await self._reconnector.stop()
         await self._drop_session()
+        if self._stopping:
+            await asyncio.wait(self._stopping)
         for task in self._settling:
             task.cancel()
         self._data.close()
