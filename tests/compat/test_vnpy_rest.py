@@ -32,6 +32,8 @@ from tests.compat.vnpy_support import (
 from tests.conftest import ADMIN_PASSWORD, Server
 from tests.e2e.lifecycle_support import start_alone
 
+from tradebridge.api.compat.vnpy.lean import LEAN_ROUTES as VNPY_LEAN_ROUTES
+
 MOUTAI = "600519.SH"
 MOUTAI_MARKET = {
     "last": "1500.00",
@@ -472,3 +474,31 @@ def test_a_body_refused_before_its_route_runs_is_in_vnpys_shape(trader: WebTrade
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "validation_error"
     assert r.json()["detail"] == r.json()["error"]["message"]
+
+
+def test_the_lean_order_route_answers_as_its_fastapi_route(
+    server: Server, trader: WebTrader
+) -> None:
+    """`POST /order` is answered by `api.lean` on its happy path; a query string sends it to
+    the FastAPI route, which must answer the same way (refusals included)."""
+    document = httpx.get(f"{server.base_url}/openapi.json").json()
+    for lean in VNPY_LEAN_ROUTES:
+        assert lean.method.lower() in document["paths"][lean.template]
+    answers, placed_ids = {}, {}
+    for path in ("/order", "/order?via=fastapi"):
+        placed = httpx.post(f"{trader.base_url}{path}", json=OPEN_COPPER, headers=trader.headers)
+        refused = httpx.post(
+            f"{trader.base_url}{path}",
+            json={**OPEN_COPPER, "price": 86005.0},
+            headers=trader.headers,
+        )
+        answers[path] = [
+            (r.status_code, r.headers["content-type"], r.headers.get("X-Reject-Reason"))
+            for r in (placed, refused)
+        ]
+        placed_ids[path] = (trader.result(placed), trader.result(refused))
+    assert answers["/order"] == answers["/order?via=fastapi"]
+    assert answers["/order"][1][2] == "invalid_tick_size"
+    statuses = {o["vt_orderid"]: o["status"] for o in trader.get("/order")}
+    for filled, rejected in placed_ids.values():
+        assert (statuses[filled], statuses[rejected]) == ("全部成交", "拒单")

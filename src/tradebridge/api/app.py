@@ -23,6 +23,7 @@ from tradebridge.api.compat.httptrading import install_httptrading
 from tradebridge.api.compat.httptrading.lean import LEAN_ROUTES as HTTPTRADING_LEAN_ROUTES
 from tradebridge.api.compat.qmt_service import install as install_qmt_service
 from tradebridge.api.compat.vnpy import install as install_vnpy
+from tradebridge.api.compat.vnpy.lean import LEAN_ROUTES as VNPY_LEAN_ROUTES
 from tradebridge.api.compat.xtquant_http import install as install_xtquant_http
 from tradebridge.api.deps import Authenticator, httptrading_tokens
 from tradebridge.api.encoding import MsgspecResponse
@@ -144,7 +145,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     # Outermost last: Observer (request id, metrics, access log, audit) sees every answer,
     # refusals of the layers below included, with the client address TrustedProxies found.
     # The hot routes on their happy path (see `api.lean`), innermost.
-    app.add_middleware(LeanRoutes, routes=(*V1_ROUTES, *HTTPTRADING_LEAN_ROUTES))
+    app.add_middleware(LeanRoutes, routes=(*V1_ROUTES, *HTTPTRADING_LEAN_ROUTES, *VNPY_LEAN_ROUTES))
     app.add_middleware(StrictJsonBodies)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(

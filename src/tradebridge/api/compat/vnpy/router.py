@@ -144,6 +144,11 @@ async def place_order(
     rejected, `拒单`) is answered with its `vt_orderid` too; `X-Reject-Reason` carries the
     reason. Malformed requests are 422. A lost engine answer is asked again, never placed
     twice (`compat.placing`)."""
+    return await place(dialect, engine, body)
+
+
+async def place(dialect: VnpyDialect, engine: EngineClient, body: VnpyOrderBody) -> Response:
+    """`POST /order`'s answer (also given by the lean path, `lean.py`)."""
     try:
         result = await place_without_client_id(
             engine, dialect.account, body.to_request(), "vnpy", dialect.settle_s
