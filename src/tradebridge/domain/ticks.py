@@ -24,8 +24,15 @@ class TickLadder:
         return cls(((Decimal(0), tick),))
 
     def tick_at(self, price: Decimal) -> Decimal:
-        """The tick of the band `price` is in."""
-        return next(tick for lower, tick in reversed(self.bands) if lower <= price)
+        """The tick of the band `price` (> 0) is in. (On every price the engine writes: a
+        plain loop, and most ladders have one band.)"""
+        bands = self.bands
+        if len(bands) == 1:
+            return bands[0][1]
+        for lower, tick in reversed(bands):
+            if lower <= price:
+                return tick
+        raise ValueError(f"no tick for price {price}")
 
     def is_on_tick(self, price: Decimal) -> bool:
         return is_on_tick(price, self.tick_at(price))
