@@ -24,6 +24,7 @@ from tradebridge.domain.errors import (
     ValidationFailed,
 )
 from tradebridge.domain.orders import Order, OrderRequest
+from tradebridge.engine import order_index
 from tradebridge.engine.protocol import ListOrders
 from tradebridge.store.schema import events, orders, trades
 
@@ -263,5 +264,26 @@ async def test_inline_journal_moves_the_wal_into_the_database_in_the_background(
         shutil.copy(tmp_path / "j.db", tmp_path / "copy.db")
         with closing(sqlite3.connect(tmp_path / "copy.db")) as copy:
             assert copy.execute("select count(*) from orders").fetchone()[0] == 5
+    finally:
+        await stop_harness(harness)
+
+
+async def test_a_closed_order_read_from_the_database_is_kept_for_the_next_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the recent closed orders kept in memory, an order is read from the database once
+    and then kept again: a strategy polling an old order does not query it each time."""
+    monkeypatch.setattr(order_index, "RECENT_CLOSED_ORDERS", 2)
+    harness = await start_harness(tmp_path / "j.db")
+    try:
+        oldest = (await harness.account.place(buy())).order
+        for _ in range(3):
+            await harness.account.place(buy())
+        await harness.journal.drain()
+        assert harness.account.get_order(oldest.id) == oldest  # from the database
+        with harness.db.begin() as conn:  # gone from the database: only memory has it now
+            conn.execute(trades.delete().where(trades.c.order_id == oldest.id))
+            conn.execute(orders.delete().where(orders.c.id == oldest.id))
+        assert harness.account.get_order(oldest.id) == oldest
     finally:
         await stop_harness(harness)

@@ -130,11 +130,14 @@ class Ledger:
         self.journal.stage_event(StagedEvent(self.account_id, self.seq, type.value, _encode(event)))
 
     def get_order(self, order_id: str) -> Order:
-        """From memory, else from the database; `NotFound` if neither has it."""
+        """From memory, else from the database (then kept in memory with the recent closed
+        orders); `NotFound` if neither has it."""
         order = self.orders.get(order_id)
         if order is None:
             with self.db.connect() as conn:
                 order = queries.get_order(conn, self.account_id, order_id)
+            if order is not None and order.status.is_terminal:  # (open ones are all in memory)
+                self.orders.put(order)  # an order read is soon read again: kept with the recent
         if order is None:
             raise NotFound(
                 f"order {order_id} not found in account {self.account_id}",
