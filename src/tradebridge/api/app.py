@@ -55,6 +55,7 @@ from tradebridge.api.stream.messages import CloseCode
 from tradebridge.api.stream.quote_interest import QuoteInterest
 from tradebridge.bootstrap import announce_admin_password, prepare
 from tradebridge.config import Settings, load_settings
+from tradebridge.heap import freeze_startup_objects
 from tradebridge.logs import configure_logging
 from tradebridge.rpc import RpcClient
 from tradebridge.rpc.link import WebEnd, web_end
@@ -105,6 +106,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
         except DATABASE_ERRORS as exc:
             opening = asyncio.create_task(_open_database_later(app, settings, link, exc))
         sampling = asyncio.create_task(_sample_metrics(app)) if metrics_dir and metrics else None
+        freeze_startup_objects()
         try:
             yield lifespan_state(settings.server)  # for the server's protocols
         finally:

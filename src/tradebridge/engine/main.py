@@ -27,6 +27,7 @@ from tradebridge.engine.protocol import (
 )
 from tradebridge.engine.service import EngineService
 from tradebridge.exits import ExitStatus
+from tradebridge.heap import freeze_startup_objects
 from tradebridge.ids import IdGenerator
 from tradebridge.rpc import EventPublisher, RpcServer
 from tradebridge.rpc.link import EngineEnd, bind_error, engine_end, lock_ipc_address
@@ -162,6 +163,7 @@ async def _serve(
                     ),
                     name="event-retention",
                 )
+            freeze_startup_objects()
             log.info(
                 "engine ready: rpc %s, events %s, accounts %s",
                 end.rpc_address,
