@@ -222,7 +222,7 @@ def web(
     port: PortOption = None,
     data_dir: DataDirOption = None,
     workers: Annotated[
-        int | None, typer.Option(help="Worker processes (default: one per CPU).")
+        int | None, typer.Option(help="Worker processes (default: one per CPU but the engine's).")
     ] = None,
 ) -> None:
     """Run the web process alone: REST API in front of an engine.

@@ -65,18 +65,19 @@ def _proxy_address(value: str) -> str:
 ProxyAddress = Annotated[str, AfterValidator(_proxy_address)]
 
 
-def _cpu_count() -> int:
-    return min(os.cpu_count() or 1, 64)
+def _web_workers() -> int:
+    """One per CPU but the engine's, at least one."""
+    return min(max((os.cpu_count() or 1) - 1, 1), 64)
 
 
 class ServerSettings(Section):
     host: str = "127.0.0.1"
     """Address the web process listens on."""
     port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default_factory=_cpu_count, ge=1, le=64)
-    """Number of web worker processes; by default one per CPU (the web is stateless; on a
-    machine of 2 cores, 2 workers answered 10-60% more reads and 8% more orders than 1, the
-    engine beside them: bench/README.md)."""
+    workers: int = Field(default_factory=_web_workers, ge=1, le=64)
+    """Number of web worker processes; by default one per CPU but one, which the engine
+    takes (the web is stateless; on a machine of 2 cores, 1 worker answered 15-40% more
+    orders and reads than 2, at lower p99: bench/README.md)."""
     stream_heartbeat_ms: int = Field(default=15_000, ge=50)
     """WebSocket stream: the server sends `{"type":"ping"}` this often; a client that sends
     nothing for three intervals is closed with code 4408."""

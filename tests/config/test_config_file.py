@@ -67,7 +67,9 @@ def test_defaults_without_file_or_environment() -> None:
     settings = load_settings()
     assert settings.server.host == "127.0.0.1"
     assert settings.server.port == 8000
-    assert settings.server.workers == min(os.cpu_count() or 1, 64)  # one per CPU
+    assert settings.server.workers == min(
+        max((os.cpu_count() or 1) - 1, 1), 64
+    )  # the engine's CPU aside
     assert settings.data_dir == Path(".tradebridge")
     assert [a.id for a in settings.accounts] == ["paper"]
     account = settings.accounts[0]
