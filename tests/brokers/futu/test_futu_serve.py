@@ -5,8 +5,7 @@ import asyncio
 import os
 import signal
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,19 @@ from typing import Any
 import httpx
 import pytest
 from tests.brokers.futu.fake_support import HK_SIM, FakeOpenD
+from tests.brokers.serve_support import WAIT_S, AccountApi, serving, wait_for
 from tests.conftest import Server, start_server, write_config
 from tests.e2e.crash_support import kill_child, serve_children, wait_replaced
 from tests.e2e.lifecycle_support import start_alone
 from tests.stream.stream_support import StreamClient
 
 ACCOUNT = "futu"
-ORDERS = f"/api/v1/accounts/{ACCOUNT}/orders"
-TRADES = f"/api/v1/accounts/{ACCOUNT}/trades"
+ACCOUNT_API = AccountApi(ACCOUNT, "00700.HK", "f")
+ORDERS, TRADES = ACCOUNT_API.orders, ACCOUNT_API.trades
+buy, order_of, trades_of = ACCOUNT_API.buy, ACCOUNT_API.order_of, ACCOUNT_API.trades_of
+connected = ACCOUNT_API.connected
 INSTANCE = "FutuInstance00000001"
 TOKEN = "futu-instance-token-01"
-WAIT_S = 60.0
 
 
 def futu_config(directory: Path, fake: FakeOpenD) -> Path:
@@ -53,62 +54,14 @@ def fake(tmp_path: Path) -> Iterator[FakeOpenD]:
 
 @pytest.fixture
 def served(tmp_path: Path, fake: FakeOpenD) -> Iterator[Server]:
-    server = start_server(futu_config(tmp_path, fake))
-    try:
+    with serving(futu_config(tmp_path, fake)) as server:
         yield server
-    finally:
-        code = server.stop()
-        print(f"--- serve log ---\n{server.output()[-8000:]}")
-        assert code == 0
 
 
 @pytest.fixture
 def api(served: Server) -> Iterator[httpx.Client]:
-    with served.client(served.login()) as client:
-        wait_for(lambda: connected(client), "the futu account to connect", served)
+    with ACCOUNT_API.client(served) as client:
         yield client
-
-
-def wait_for(condition: Callable[[], Any], what: str, server: Server) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while not (found := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}\n{server.output()[-6000:]}")
-        time.sleep(0.05)
-    return found
-
-
-def connected(client: httpx.Client) -> bool:
-    try:
-        accounts = client.get("/api/v1/accounts").json()
-    except httpx.TransportError:
-        return False
-    return any(a["id"] == ACCOUNT and a["connected"] for a in accounts)
-
-
-def buy(client: httpx.Client, qty: int, price: str, **fields: Any) -> httpx.Response:
-    body = {
-        "symbol": "00700.HK",
-        "side": "buy",
-        "qty": qty,
-        "limit_price": price,
-        "client_order_id": f"f-{uuid.uuid4().hex[:16]}",
-    } | fields
-    return client.post(ORDERS, json=body)
-
-
-def order_of(client: httpx.Client, order_id: str) -> dict[str, Any]:
-    response = client.get(f"{ORDERS}/{order_id}")
-    assert response.status_code == 200, response.text
-    found: dict[str, Any] = response.json()
-    return found
-
-
-def trades_of(client: httpx.Client, order_id: str) -> list[dict[str, Any]]:
-    response = client.get(TRADES, params={"order_id": order_id, "limit": 1000})
-    assert response.status_code == 200, response.text
-    found: list[dict[str, Any]] = response.json()
-    return found
 
 
 def fake_order(fake: FakeOpenD, remark: str) -> dict[str, Any]:

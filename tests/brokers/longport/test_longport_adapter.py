@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.brokers.longport.fake_support import ROOT, FakeLongport
+from tests.brokers.fake_process import ROOT
+from tests.brokers.longport.fake_support import FakeLongport
 
 STRACE = "/usr/bin/strace"
 CONNECT = re.compile(

@@ -8,26 +8,27 @@ import os
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.brokers.serve_support import WAIT_S, AccountApi, serving, wait_for
 from tests.brokers.tiger.fake_support import ACCOUNT as TIGER_ACCOUNT
 from tests.brokers.tiger.fake_support import TIGER_ID, FakeTiger
-from tests.conftest import Server, start_server, write_config
+from tests.conftest import Server, write_config
 from tests.e2e.crash_support import kill_child, wait_replaced
 from tests.stream.stream_support import StreamClient
 
 ACCOUNT = "tiger"
-ORDERS = f"/api/v1/accounts/{ACCOUNT}/orders"
-TRADES = f"/api/v1/accounts/{ACCOUNT}/trades"
+ACCOUNT_API = AccountApi(ACCOUNT, "AAPL.US", "t")
+ORDERS, TRADES = ACCOUNT_API.orders, ACCOUNT_API.trades
+buy, order_of, trades_of = ACCOUNT_API.buy, ACCOUNT_API.order_of, ACCOUNT_API.trades_of
+connected = ACCOUNT_API.connected
 INSTANCE = "TigerInstance0000001"
 TOKEN = "tiger-instance-token-1"
-WAIT_S = 60.0
 AUDIT = Path(__file__).parent / "audit"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -85,62 +86,14 @@ def audit_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def served(tmp_path: Path, fake: FakeTiger, audit_file: Path) -> Iterator[Server]:
-    server = start_server(tiger_config(tmp_path, fake), env=audited(audit_file))
-    try:
+    with serving(tiger_config(tmp_path, fake), env=audited(audit_file)) as server:
         yield server
-    finally:
-        code = server.stop()
-        print(f"--- serve log ---\n{server.output()[-8000:]}")
-        assert code == 0
 
 
 @pytest.fixture
 def api(served: Server) -> Iterator[httpx.Client]:
-    with served.client(served.login()) as client:
-        wait_for(lambda: connected(client), "the tiger account to connect", served)
+    with ACCOUNT_API.client(served) as client:
         yield client
-
-
-def wait_for(condition: Callable[[], Any], what: str, server: Server) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while not (found := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}\n{server.output()[-6000:]}")
-        time.sleep(0.05)
-    return found
-
-
-def connected(client: httpx.Client) -> bool:
-    try:
-        accounts = client.get("/api/v1/accounts").json()
-    except httpx.TransportError:
-        return False
-    return any(a["id"] == ACCOUNT and a["connected"] for a in accounts)
-
-
-def buy(client: httpx.Client, qty: int, price: str, symbol: str = "AAPL.US") -> httpx.Response:
-    body = {
-        "symbol": symbol,
-        "side": "buy",
-        "qty": qty,
-        "limit_price": price,
-        "client_order_id": f"t-{uuid.uuid4().hex[:16]}",
-    }
-    return client.post(ORDERS, json=body)
-
-
-def order_of(client: httpx.Client, order_id: str) -> dict[str, Any]:
-    response = client.get(f"{ORDERS}/{order_id}")
-    assert response.status_code == 200, response.text
-    found: dict[str, Any] = response.json()
-    return found
-
-
-def trades_of(client: httpx.Client, order_id: str) -> list[dict[str, Any]]:
-    response = client.get(TRADES, params={"order_id": order_id, "limit": 1000})
-    assert response.status_code == 200, response.text
-    found: list[dict[str, Any]] = response.json()
-    return found
 
 
 def test_books_a_resting_order_filled_in_parts_cancel_and_refusal(
