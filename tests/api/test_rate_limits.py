@@ -112,10 +112,12 @@ def test_each_caller_and_anonymous_address_has_its_own_count(limited: Limited) -
 def test_health_metrics_and_docs_are_not_counted(limited: Limited) -> None:
     with limited.server.client(limited.admin) as client:
         refused = until_limited(client, "/api/v1/accounts")[-1]
-        for path in ("/api/v1/health", "/metrics", "/openapi.json"):
+        for path in ("/api/v1/health", "/metrics", "/openapi.json", "/static/style.css"):
             answer = client.get(path)
             assert answer.status_code == 200, path
             assert "RateLimit-Limit" not in answer.headers
+        # the page itself is counted (only the files under /static are not)
+        assert client.get("/").status_code == 429
     sit_out(refused)
 
 

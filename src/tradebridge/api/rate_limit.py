@@ -18,11 +18,12 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import limits
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
-from starlette.routing import Match
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -184,8 +185,18 @@ def _counted(scope: Scope) -> bool:
         return False
     if path.startswith("/api/"):
         return True
-    for route in scope["app"].router.routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return not isinstance(getattr(route, "app", None), StaticFiles)
-    return True
+    return not path.startswith(_file_mounts(scope["app"]))
+
+
+def _file_mounts(app: Any) -> tuple[str, ...]:
+    """The path prefixes (`/static/`) of the app's mounts that serve files, found once per
+    app: matching a dialect's request against every route cost more than its route."""
+    mounts: tuple[str, ...] | None = getattr(app.state, "file_mounts", None)
+    if mounts is None:
+        mounts = tuple(
+            f"{route.path}/"
+            for route in app.router.routes
+            if isinstance(route, Mount) and isinstance(route.app, StaticFiles)
+        )
+        app.state.file_mounts = mounts
+    return mounts
