@@ -12,8 +12,9 @@ import inspect
 import re
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -33,6 +34,7 @@ from tradebridge_client import (
 from tradebridge_client._exchange import Call
 
 SYMBOL = "600519.SH"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 ASK = Decimal("1500.01")
 
 
@@ -223,6 +225,10 @@ def ex_paper_set_quote(client: Client, server: Server) -> None:
 
 def ex_paper_clock(client: Client, server: Server) -> None:
     start = client.paper_clock("paper", advance="next_session").now  # always open: a day on
+    if start.astimezone(SHANGHAI).time() >= time(23, 50):
+        # The five minutes below must stay inside one trading day (a run just before
+        # midnight in Shanghai crossed into the next one, where T+1 shares settle).
+        start = client.paper_clock("paper", to=start + timedelta(minutes=15)).now
     client.buy("paper", SYMBOL, 100, limit_price=ASK)
     moved = client.paper_clock("paper", to=start + timedelta(minutes=5))
     assert timedelta(minutes=5) <= moved.now - start < timedelta(minutes=5, seconds=5)
