@@ -76,7 +76,7 @@ class ServerSettings(Section):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default_factory=_web_workers, ge=1, le=64)
     """Number of web worker processes; by default one per CPU but one, which the engine
-    takes (the web is stateless; on a machine of 2 cores, 1 worker answered 15-40% more
+    takes (the web is stateless; on a machine of 2 cores, 1 worker answered 8-40% more
     orders and reads than 2, at lower p99: bench/README.md)."""
     stream_heartbeat_ms: int = Field(default=15_000, ge=50)
     """WebSocket stream: the server sends `{"type":"ping"}` this often; a client that sends
