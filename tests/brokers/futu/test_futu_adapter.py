@@ -2,18 +2,20 @@
 own process: what reaches the sink (on the loop's thread), and what the fake then holds."""
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from tests.brokers.adapter_support import broker_order, until
 from tests.brokers.futu.fake_support import HK_SIM, PASSWORD, REAL, FakeOpenD
 from tests.brokers.sinks import RecordingSink
 
@@ -25,15 +27,12 @@ from tradebridge.brokers.futu.config import FutuSettings
 from tradebridge.brokers.futu.mapping import tables, to_futu_code, to_our_symbol
 from tradebridge.brokers.mapping import UnmappedValue
 from tradebridge.brokers.threads import ThreadCheckedSink
-from tradebridge.domain.enums import ConnectionState, MarketStatus, OrderStatus, OrderType, Side
+from tradebridge.domain.enums import ConnectionState, MarketStatus, OrderStatus, Side
 from tradebridge.domain.errors import BrokerUnavailable, NotCancelable, OrderRejected
-from tradebridge.domain.orders import Order, OrderRequest, new_order
-from tradebridge.ids import IdGenerator
 
 pytestmark = pytest.mark.anyio
 
-IDS = IdGenerator()
-WAIT_S = 20.0
+an_order = functools.partial(broker_order, "futu")
 
 
 class Account:
@@ -67,27 +66,6 @@ async def hk(fake: FakeOpenD, tmp_path: Path) -> AsyncIterator[tuple[FutuBroker,
     broker, sink = await started(fake, tmp_path)
     yield broker, sink
     await broker.close()
-
-
-async def until(condition: Callable[[], Any], what: str, within: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + within
-    while not (found := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        await asyncio.sleep(0.02)
-    return found
-
-
-def an_order(symbol: str, qty: int, price: str | None, side: Side = Side.BUY) -> Order:
-    request = OrderRequest(
-        symbol=symbol,
-        side=side,
-        qty=qty,
-        type=OrderType.LIMIT if price else OrderType.MARKET,
-        limit_price=Decimal(price) if price else None,
-    )
-    order_id = IDS.new_id()
-    return new_order(request, order_id=order_id, client_order_id=order_id, account="futu", now=None)
 
 
 def updates_of(sink: RecordingSink, order_id: str) -> list[OrderUpdate]:

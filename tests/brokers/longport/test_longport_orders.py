@@ -4,15 +4,14 @@ sink, for what a real server may do that the happy path does not show."""
 
 import asyncio
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import time as clock
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import pytest
+from tests.brokers.adapter_support import broker_order, until
 from tests.brokers.longport.drive_adapter import settings
 from tests.brokers.longport.fake_support import FakeLongport
 from tests.brokers.sinks import RecordingSink
@@ -27,14 +26,10 @@ from tradebridge.brokers.longport.adapter import (
 )
 from tradebridge.brokers.longport.sdk import load_sdk
 from tradebridge.brokers.threads import ThreadCheckedSink
-from tradebridge.domain.enums import OrderStatus, OrderType, Side
-from tradebridge.domain.orders import Order, OrderRequest, new_order
-from tradebridge.ids import IdGenerator
+from tradebridge.domain.enums import OrderStatus
+from tradebridge.domain.orders import Order
 
 pytestmark = pytest.mark.anyio
-
-IDS = IdGenerator()
-WAIT_S = 20.0
 
 
 @pytest.fixture
@@ -58,21 +53,8 @@ async def longport(
     await broker.close()
 
 
-async def until(condition: Callable[[], Any], what: str, within: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + within
-    while not (found := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        await asyncio.sleep(0.02)
-    return found
-
-
 def an_order(qty: int, price: str, symbol: str = "00700.HK") -> Order:
-    request = OrderRequest(
-        symbol=symbol, side=Side.BUY, qty=qty, type=OrderType.LIMIT, limit_price=Decimal(price)
-    )
-    order_id = IDS.new_id()
-    return new_order(request, order_id=order_id, client_order_id=order_id, account="lp", now=None)
+    return broker_order("lp", symbol, qty, price)
 
 
 def updates_of(sink: RecordingSink, order_id: str) -> list[OrderUpdate]:

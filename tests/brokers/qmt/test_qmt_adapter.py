@@ -2,13 +2,14 @@
 orders by remark, answers lost or -1, pushes on the SDK's thread, reconnection, quotes."""
 
 import asyncio
+import functools
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.brokers import adapter_support
 from tests.brokers.qmt.conftest import Started, start_broker
 from tests.brokers.qmt.qmt_support import MiniQmtProcess
 
@@ -52,13 +53,7 @@ def an_order(
     )
 
 
-async def until(condition: Callable[[], Any], what: str, within: float = 10) -> Any:
-    for _ in range(int(within / 0.02)):
-        found = condition()
-        if found:
-            return found
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"gave up waiting for {what}")
+until = functools.partial(adapter_support.until, within=10)
 
 
 def updates_of(qmt: Started, order: Order) -> list[Any]:

@@ -2,15 +2,17 @@
 as its own process: what reaches the sink (on the loop's thread), and what the fake then holds."""
 
 import asyncio
+import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from tests.brokers.adapter_support import broker_order, until
 from tests.brokers.sinks import RecordingSink
 from tests.brokers.tiger.fake_support import ACCOUNT, TIGER_ID, FakeTiger
 
@@ -21,15 +23,13 @@ from tradebridge.brokers.tiger import create
 from tradebridge.brokers.tiger.adapter import TigerBroker, market_status_of
 from tradebridge.brokers.tiger.config import TigerSettings
 from tradebridge.brokers.tiger.mapping import STATUS, UnknownSymbol, to_our_symbol, to_tiger
-from tradebridge.domain.enums import ConnectionState, MarketStatus, OrderStatus, OrderType, Side
+from tradebridge.domain.enums import ConnectionState, MarketStatus, OrderStatus, Side
 from tradebridge.domain.errors import BrokerUnavailable, NotCancelable, OrderRejected
-from tradebridge.domain.orders import Order, OrderRequest, new_order
-from tradebridge.ids import IdGenerator
+from tradebridge.domain.orders import Order
 
 pytestmark = pytest.mark.anyio
 
-IDS = IdGenerator()
-WAIT_S = 20.0
+an_order = functools.partial(broker_order, "tiger")
 
 
 class Account:
@@ -77,29 +77,6 @@ async def tiger(
     broker, sink = await started(fake, tmp_path)
     yield broker, sink
     await broker.close()
-
-
-async def until(condition: Callable[[], Any], what: str, within: float = WAIT_S) -> Any:
-    deadline = time.monotonic() + within
-    while not (found := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        await asyncio.sleep(0.02)
-    return found
-
-
-def an_order(symbol: str, qty: int, price: str | None, side: Side = Side.BUY) -> Order:
-    request = OrderRequest(
-        symbol=symbol,
-        side=side,
-        qty=qty,
-        type=OrderType.LIMIT if price else OrderType.MARKET,
-        limit_price=Decimal(price) if price else None,
-    )
-    order_id = IDS.new_id()
-    return new_order(
-        request, order_id=order_id, client_order_id=order_id, account="tiger", now=None
-    )
 
 
 def updates_of(sink: RecordingSink, order_id: str) -> list[OrderUpdate]:
