@@ -71,6 +71,24 @@ def validation_answer(exc: RequestValidationError) -> Response:
     )
 
 
+def failure_answer(request: Request, exc: Exception) -> Response:
+    """The dialect's answer to what a route raised: our errors, FastAPI's validation errors
+    and the database's; anything else is raised again, for the outermost handler."""
+    if isinstance(exc, TradebridgeError):
+        return error_answer(exc)
+    if isinstance(exc, RequestValidationError):
+        return validation_answer(exc)
+    if isinstance(exc, DATABASE_ERRORS):
+        log.error(
+            "database error on %s %s: %s",
+            request.method,
+            request.url.path,
+            database_error_reason(exc),
+        )
+        return vnpy_error("engine_unavailable", DATABASE_DOWN)
+    raise exc
+
+
 class VnpyRoute(APIRoute):
     """A route whose failures are answered in the dialect's shape."""
 
@@ -80,18 +98,8 @@ class VnpyRoute(APIRoute):
         async def answer(request: Request) -> Response:
             try:
                 return await handler(request)
-            except TradebridgeError as exc:
-                return error_answer(exc)
-            except RequestValidationError as exc:
-                return validation_answer(exc)
-            except DATABASE_ERRORS as exc:
-                log.error(
-                    "database error on %s %s: %s",
-                    request.method,
-                    request.url.path,
-                    database_error_reason(exc),
-                )
-                return vnpy_error("engine_unavailable", DATABASE_DOWN)
+            except Exception as exc:
+                return failure_answer(request, exc)
 
         return answer
 

@@ -1,18 +1,17 @@
 """The dialect's `POST /order` on the lean path (`api.lean`), as `router.place_order` answers
-it, for a caller with `trade` on the dialect's account; only where the dialect is served."""
+it (failures as `errors.VnpyRoute` answers them), for a caller with `trade` on the dialect's
+account; only where the dialect is served."""
 
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
 from tradebridge.api.caller import caller_of
 from tradebridge.api.compat.vnpy.dialect import VnpyDialect
-from tradebridge.api.compat.vnpy.errors import error_answer
+from tradebridge.api.compat.vnpy.errors import failure_answer
 from tradebridge.api.compat.vnpy.requests import VnpyOrderBody
 from tradebridge.api.compat.vnpy.router import place
 from tradebridge.api.lean import LeanRequest, LeanRoute, allows
 from tradebridge.api.security import Scope as AuthScope
-from tradebridge.domain.errors import TradebridgeError
 
 
 def _trader(request: Scope, params: dict[str, str]) -> VnpyDialect | None:
@@ -30,11 +29,4 @@ async def _place(request: LeanRequest) -> Response:
     return await place(request.admitted, request.engine, body)
 
 
-def _failure(request: Request, exc: Exception) -> Response:
-    """As `errors.VnpyRoute` answers what the route raises (it reads no database)."""
-    if isinstance(exc, TradebridgeError):
-        return error_answer(exc)
-    raise exc
-
-
-LEAN_ROUTES = (LeanRoute("POST", "/order", _trader, _place, VnpyOrderBody, _failure),)
+LEAN_ROUTES = (LeanRoute("POST", "/order", _trader, _place, VnpyOrderBody, failure_answer),)
