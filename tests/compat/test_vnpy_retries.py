@@ -41,6 +41,12 @@ def test_a_lost_answer_is_asked_again_and_the_order_placed_once(tmp_path: Path) 
         assert trader.login("admin", ADMIN_PASSWORD)
         engine = role_pid(server, "engine")
         order_url = f"{server.base_url}/order"
+        # The engine link up before it is paused (a link still coming up when the first ask
+        # is sent answers 503 at once: nothing was sent).
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{server.base_url}/api/v1/health").json()["status"] != "ok":
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.1)
 
         resume = paused_for(engine, 1.8)  # the first ask times out; a later one is answered
         answer = httpx.post(
