@@ -34,6 +34,7 @@ from tradebridge.api.errors import (
     install_websocket_not_found,
 )
 from tradebridge.api.forwarded import TrustedProxies
+from tradebridge.api.gateway import Gateway
 from tradebridge.api.json_bodies import StrictJsonBodies
 from tradebridge.api.lean import V1_ROUTES, LeanRoutes
 from tradebridge.api.measured_rpc import MeasuredRpcClient
@@ -123,7 +124,7 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
             if app.state.db is not None:
                 app.state.db.dispose()
 
-    app = FastAPI(
+    app = Gateway(
         title="tradebridge",
         version=__version__,
         description=DESCRIPTION,
@@ -144,20 +145,19 @@ def create_app(settings: Settings, metrics_dir: Path | None = None) -> FastAPI:
     app.state.metrics = metrics
     token = settings.metrics.token
     app.state.metrics_token = token.get_secret_value() if token is not None else None
-    # Outermost last: Observer (request id, metrics, access log, audit) sees every answer,
-    # refusals of the layers below included, with the client address TrustedProxies found.
-    # The hot routes on their happy path (see `api.lean`), innermost.
-    app.add_middleware(LeanRoutes, routes=(*V1_ROUTES, *HTTPTRADING_LEAN_ROUTES, *VNPY_LEAN_ROUTES))
-    app.add_middleware(StrictJsonBodies)
-    app.add_middleware(BodySizeLimit)
-    app.add_middleware(
-        RateLimits,
-        settings=settings.rate_limits,
-        on_limited=metrics.rate_limited if metrics else lambda name: None,
-    )
-    app.add_middleware(UntilDatabaseOpen)
-    app.add_middleware(Observer, metrics=metrics, access_log=settings.access_log)
-    app.add_middleware(TrustedProxies, proxies=settings.server.trusted_proxies)
+    # Outermost last, all in front of FastAPI's own layers (`api.gateway`): Observer (request
+    # id, metrics, access log, audit) sees every answer, refusals of the layers below included,
+    # with the client address TrustedProxies found. The hot routes on their happy path (see
+    # `api.lean`), innermost.
+    lean = (*V1_ROUTES, *HTTPTRADING_LEAN_ROUTES, *VNPY_LEAN_ROUTES)
+    app.add_layer(lambda inner: LeanRoutes(inner, routes=lean))
+    app.add_layer(StrictJsonBodies)
+    app.add_layer(BodySizeLimit)
+    on_limited = metrics.rate_limited if metrics else lambda name: None
+    app.add_layer(lambda inner: RateLimits(inner, settings.rate_limits, on_limited))
+    app.add_layer(UntilDatabaseOpen)
+    app.add_layer(lambda inner: Observer(inner, metrics, settings.access_log))
+    app.add_layer(lambda inner: TrustedProxies(inner, settings.server.trusted_proxies))
     install_error_handlers(app)
     app.add_exception_handler(OperationalError, _database_error)
     app.include_router(v1_router)
