@@ -159,33 +159,3 @@ def test_orders_are_limited_per_account_whoever_places_them(limited: Limited) ->
     assert row["actor"] == second
     assert row["status"] == 429
     assert row["path"] == OTHER_ORDERS
-
-
-def test_counting_starts_no_thread_and_drops_expired_counters(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """`LoopStorage` counts as `limits`' in-memory storage does, without a Timer thread per
-    few counts; counters of windows that have passed are dropped on the way."""
-    import threading
-
-    import limits
-    from limits.strategies import SlidingWindowCounterRateLimiter
-
-    from tradebridge.api import rate_limit
-
-    storage = rate_limit.LoopStorage()
-    limiter = SlidingWindowCounterRateLimiter(storage)
-    item = limits.parse("3/second")
-    started: list[threading.Thread] = []
-    start = threading.Thread.start
-    monkeypatch.setattr(threading.Thread, "start", lambda t: started.append(t) or start(t))
-    verdicts = [limiter.hit(item, "caller", "k") for _ in range(4)]
-    assert verdicts == [True, True, True, False]
-    assert limiter.get_window_stats(item, "caller", "k").remaining == 0
-    for n in range(200):
-        limiter.hit(item, "caller", f"other-{n}")
-    assert started == []
-    assert len(storage.storage) > 200
-    time.sleep(2.1)  # every counter so far has expired (2 windows), and a sweep is due
-    limiter.hit(item, "caller", "fresh")
-    assert [k for k in storage.storage if "/fresh/" not in k] == []

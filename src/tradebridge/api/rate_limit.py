@@ -5,24 +5,17 @@ reaches its route. Every counted answer carries `RateLimit-Limit`, `RateLimit-Re
 `RateLimit-Reset` (seconds) and `RateLimit-Policy` (`100;w=1`) of the limit closest to being
 reached.
 
-Counting uses the `limits` library's sliding window counter: the previous window's count,
-weighted by how much of it still overlaps the last `window` seconds, plus the current one. It
-costs two counters per key whatever the rate, and a burst at a window's edge cannot double
-the rate as with fixed windows. Counts live in the memory of each web worker process, in
-`LoopStorage`.
+Counting is a sliding window counter (`api.window_counter`), in the memory of each web worker
+process.
 """
 
-import contextlib
 import math
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import limits
-from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tradebridge.api.caller import caller_of
 from tradebridge.api.compat.paths import order_account
 from tradebridge.api.errors import error_response
+from tradebridge.api.window_counter import WindowCounter
 from tradebridge.config import RateLimitSettings
 
 ORDERS_PATH = re.compile(r"^/api/v1/accounts/([^/]+)/orders$")
@@ -37,37 +31,6 @@ ORDERS_PATH = re.compile(r"^/api/v1/accounts/([^/]+)/orders$")
 UNCOUNTED_PATHS = frozenset(
     {"/api/v1/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
 )
-SWEEP_S = 1.0
-"""How often expired counters are dropped from `LoopStorage` (on the way of a count)."""
-
-
-class _NoLocks(dict[str, contextlib.nullcontext[None]]):
-    """`MemoryStorage.locks` for a storage used by one thread: every key's lock is a no-op."""
-
-    _UNLOCKED: contextlib.nullcontext[None] = contextlib.nullcontext()
-
-    def __missing__(self, key: str) -> contextlib.nullcontext[None]:
-        return self._UNLOCKED
-
-
-class LoopStorage(MemoryStorage):
-    """`limits`' in-memory storage as the event loop uses it: from one thread, so without
-    its lock per key; expired counters are dropped on the way, at most every `SWEEP_S`,
-    rather than by the `threading.Timer` `MemoryStorage` starts again every few counts."""
-
-    STORAGE_SCHEME = ["tradebridge-loop"]  # noqa: RUF012 - registered apart from `memory://`
-
-    def __init__(self) -> None:
-        self._next_sweep = 0.0
-        super().__init__()
-        self.timer.cancel()  # the constructor's one Timer; no other is started
-        self.locks = _NoLocks()  # type: ignore[assignment]
-
-    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - MemoryStorage calls it
-        now = time.monotonic()
-        if now >= self._next_sweep:
-            self._next_sweep = now + SWEEP_S
-            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +69,18 @@ class RateLimits:
     ) -> None:
         self.app = app
         self._enabled = settings.enabled
-        self._api = (settings.api, limits.parse(settings.api))
-        self._orders = (settings.orders, limits.parse(settings.orders))
-        self._limiter = SlidingWindowCounterRateLimiter(LoopStorage())
+        self._api = _Limit("caller", settings.api)
+        self._orders = _Limit("account", settings.orders)
         self._on_limited = on_limited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._enabled or scope["type"] != "http" or not _counted(scope):
             await self.app(scope, receive, send)
             return
-        quota = self._count("caller", self._api, caller_of(scope).rate_key)
+        quota = self._api.count(caller_of(scope).rate_key)
         account = _order_account(scope)
         if quota.allowed and account is not None:
-            for_account = self._count("account", self._orders, account)
+            for_account = self._orders.count(account)
             if not for_account.allowed or for_account.remaining < quota.remaining:
                 quota = for_account
         if not quota.allowed:
@@ -133,20 +95,26 @@ class RateLimits:
 
         await self.app(scope, receive, send_with_headers)
 
-    def _count(self, name: str, limit: tuple[str, limits.RateLimitItem], key: str) -> Quota:
-        """Count a request; the in-memory storage answers at once (the synchronous API costs
-        less than half of the asynchronous one)."""
-        rate, item = limit
-        allowed = self._limiter.hit(item, name, key)
-        reset_at, remaining = self._limiter.get_window_stats(item, name, key)
+
+class _Limit:
+    """One configured limit and its counts."""
+
+    def __init__(self, name: str, rate: str) -> None:
+        item = limits.parse(rate)
+        self._name = name
+        self._rate = rate
+        self._counter = WindowCounter(item.amount, item.get_expiry())
+
+    def count(self, key: str) -> Quota:
+        counted = self._counter.hit(key)
         return Quota(
-            name=name,
-            rate=rate,
-            amount=item.amount,
-            window_s=item.get_expiry(),
-            allowed=allowed,
-            remaining=remaining,
-            reset_s=max(1, math.ceil(reset_at - time.time())),
+            name=self._name,
+            rate=self._rate,
+            amount=self._counter.amount,
+            window_s=int(self._counter.window_s),
+            allowed=counted.allowed,
+            remaining=counted.remaining,
+            reset_s=max(1, math.ceil(counted.reset_s)),
         )
 
 
