@@ -191,6 +191,70 @@ def test_requests_on_a_kept_alive_connection_each_get_their_own_deadline(edge: S
             time.sleep(READ_TIMEOUT_MS / 1000 * 0.8)
 
 
+# --------------------------------------------------------------------------- how answers leave
+
+
+def test_an_answer_leaves_in_one_write(edge: Server) -> None:
+    """The head is held for the body (`server_protocol._HeadWithBody`): one read gets both."""
+    with connect(edge) as sock:
+        for _ in range(20):
+            sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = sock.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 "), data
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            assert len(body) == length, data
+            assert json.loads(body)["status"], data
+
+
+def test_an_answer_without_a_body_still_leaves(edge: Server) -> None:
+    """HEAD: the held head has no body to go with; it leaves on the loop's next turn."""
+    with connect(edge) as sock:
+        sock.sendall(b"HEAD /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 "), data
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")  # still usable
+        assert read_answer(sock).status == 200
+
+
+def test_an_interim_100_continue_is_not_held(edge: Server, admin_token: str) -> None:
+    """A client that waits for `100 Continue` before its body gets it at once."""
+    body = b'{"symbol": "600519.SH", "side": "buy", "qty": 100, "limit_price": "1.00"}'
+    with connect(edge) as sock:
+        sock.sendall(
+            b"POST /api/v1/accounts/paper/orders HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer " + admin_token.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        sock.settimeout(READ_TIMEOUT_MS / 1000 / 2)
+        interim = sock.recv(65536)
+        assert interim.startswith(b"HTTP/1.1 100 "), interim
+        sock.settimeout(WAIT_S)
+        sock.sendall(body)
+        answer = read_answer(sock)
+        assert answer.status in (200, 201, 422), answer
+        assert json.loads(answer.body)
+
+
+def test_pipelined_requests_are_answered_in_order(edge: Server) -> None:
+    with connect(edge) as sock:
+        sock.sendall(
+            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /api/v1/nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        assert [read_answer(sock).status for _ in range(3)] == [200, 404, 200]
+
+
 @pytest.fixture(scope="module")
 def admin_token(edge: Server) -> str:
     return edge.login()

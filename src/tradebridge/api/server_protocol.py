@@ -11,7 +11,8 @@ handshakes it rejects) are plain text. Here:
 - a request must arrive whole within `read_timeout_s` of its first byte (of the connection,
   for its first request), else 408 and close (a connection that sent nothing is closed);
   time during which the server itself stopped reading (flow control) is not held against it;
-- every refusal is our JSON error (API.md §3), the WebSocket handshake's included.
+- every refusal is our JSON error (API.md §3), the WebSocket handshake's included;
+- a response's head leaves with the first part of its body, in one write (`_HeadWithBody`).
 
 The limits come from the app's lifespan state (`lifespan_state`), so each worker process has
 those of its own settings.
@@ -40,6 +41,8 @@ from tradebridge.config import ServerSettings
 log = logging.getLogger(__name__)
 
 LIMITS_KEY = "tradebridge.http_limits"
+INTERIM_STATUS = b"HTTP/1.1 1"
+"""How a `1xx` answer's status line starts (uvicorn writes only HTTP/1.1 ones)."""
 LINGER_S = 2.0
 """After a refusal, how long the rest of what the client sends is read and dropped."""
 
@@ -137,7 +140,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle is not previous:  # a new request's cycle
+            self.cycle.transport = _HeadWithBody(self.transport, self.loop)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -210,6 +216,48 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.write_eof()
         self.flow.resume_reading()
         self.loop.call_later(LINGER_S, self.transport.close)
+
+
+class _HeadWithBody(asyncio.Transport):
+    """The connection as one request's cycle writes to it: the response's head is held until
+    the first part of its body, and both leave in one write.
+
+    uvicorn writes a head and its body apart. On loopback each write is a `send()` that also
+    runs the receiving end's TCP work, which made the two writes the web's largest cost per
+    request on a hot route. A head whose body does not follow at once (an answer to HEAD, a
+    stream that takes its time) leaves on the loop's next turn. Interim answers
+    (`100 Continue`) are not held: the client waits for them.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._head_seen = False
+        self._held: bytes | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._head_seen and not bytes(data[:10]).startswith(INTERIM_STATUS):
+            self._head_seen = True
+            self._held = bytes(data)
+            self._loop.call_soon(self._flush)
+            return
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
 
 
 class _JsonRejections(ServerProtocol):
