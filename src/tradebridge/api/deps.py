@@ -126,7 +126,9 @@ class Authenticator:
                 del self._keys[digest]
 
     def _credential(self, credential: str) -> Principal:
-        if credential.startswith(API_KEY_PREFIX) or api_key_hash(credential) in self._httptrading:
+        if credential.startswith(API_KEY_PREFIX) or (
+            self._httptrading and api_key_hash(credential) in self._httptrading
+        ):
             return self.api_key(credential)
         claims = self.tokens.verify(credential)
         user = self._cached(self._users, claims.username, self._lookup_user)

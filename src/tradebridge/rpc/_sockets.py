@@ -33,6 +33,29 @@ import zmq.asyncio
 log = logging.getLogger(__name__)
 
 #: Messages read per wake-up before yielding to other callbacks (a flood must not starve them).
+SEND_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
+NOBLOCK = int(zmq.NOBLOCK)
+_RCVMORE = int(zmq.RCVMORE)
+"""pyzmq's flags as plain ints: they are enum members, and `send_multipart` combines them
+(`|`) and `recv_multipart` looks `RCVMORE` up for every frame, building enum members each
+time (2 µs of a 5 µs two-frame message). `send_frames` and `recv_frames` do the same without."""
+
+
+def send_frames(sock: zmq.Socket[bytes], frames: list[bytes]) -> None:
+    """`send_multipart(frames, NOBLOCK)`."""
+    for frame in frames[:-1]:
+        sock.send(frame, SEND_MORE)
+    sock.send(frames[-1], NOBLOCK)
+
+
+def recv_frames(sock: zmq.Socket[bytes]) -> list[bytes]:
+    """`recv_multipart(NOBLOCK)`."""
+    frames = [sock.recv(NOBLOCK)]
+    while sock.get(_RCVMORE):
+        frames.append(sock.recv(NOBLOCK))
+    return frames
+
+
 READ_BUDGET = 256
 
 
@@ -113,7 +136,7 @@ class SocketReader:
         on_message = self._on_message
         for _ in range(READ_BUDGET):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = recv_frames(sock)
             except zmq.Again:
                 return
             except zmq.ZMQError as exc:

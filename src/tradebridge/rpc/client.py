@@ -70,7 +70,13 @@ import zmq.asyncio
 
 from tradebridge.domain.errors import EngineUnavailable, InternalError, Timeout
 from tradebridge.rpc import codec
-from tradebridge.rpc._sockets import SocketMonitor, SocketReader, open_socket, resolve_context
+from tradebridge.rpc._sockets import (
+    NOBLOCK,
+    SocketMonitor,
+    SocketReader,
+    open_socket,
+    resolve_context,
+)
 from tradebridge.rpc.curve import HANDSHAKE_FAILURES, CurveClient, describe_handshake_failure
 
 __all__ = ["RpcClient"]
@@ -395,7 +401,7 @@ class _Link:
         """Queue ``data`` without waiting; False if there is no live connection (or the queue
         is full)."""
         try:
-            self._sock.send(data, zmq.NOBLOCK)
+            self._sock.send(data, NOBLOCK)
         except zmq.Again:
             return False
         except zmq.ZMQError as exc:

@@ -38,7 +38,13 @@ import time
 import zmq
 import zmq.asyncio
 
-from tradebridge.rpc._sockets import SocketMonitor, SocketReader, open_socket, resolve_context
+from tradebridge.rpc._sockets import (
+    SocketMonitor,
+    SocketReader,
+    open_socket,
+    resolve_context,
+    send_frames,
+)
 from tradebridge.rpc.curve import (
     HANDSHAKE_FAILURES,
     CurveClient,
@@ -140,7 +146,7 @@ class EventPublisher:
 
     def _send(self, sock: zmq.Socket[bytes], topic: bytes, *payloads: bytes) -> None:
         try:
-            sock.send_multipart([topic, *payloads], zmq.NOBLOCK)
+            send_frames(sock, [topic, *payloads])
             ok = True
         except zmq.Again:
             ok = False

@@ -50,7 +50,7 @@ import zmq.asyncio
 
 from tradebridge.domain.errors import TradebridgeError
 from tradebridge.rpc import codec
-from tradebridge.rpc._sockets import SocketReader, open_socket, resolve_context
+from tradebridge.rpc._sockets import SocketReader, open_socket, resolve_context, send_frames
 from tradebridge.rpc.curve import CurveServer, ServerAttachment
 
 __all__ = ["RpcServer"]
@@ -312,8 +312,7 @@ class RpcServer:
         if sock is None:
             return
         try:
-            sock.send(identity, zmq.SNDMORE | zmq.NOBLOCK)
-            sock.send(data, zmq.NOBLOCK)
+            send_frames(sock, [identity, data])
         except zmq.ZMQError as exc:
             log.debug("RPC server could not send to %s: %s", identity.hex(), exc)
 
