@@ -105,14 +105,14 @@ def check(body: bytes) -> Any:
     """Raise `_Refused` for what the module docstring lists; else return the decoded body
     (`_NOT_JSON` if it is not JSON)."""
     try:
-        value = json.loads(
-            body, object_pairs_hook=_object, parse_int=_integer, parse_constant=_constant
-        )
+        # What `json.loads(body)` does, with one decoder made once rather than per body.
+        value = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except (ValueError, UnicodeDecodeError):
         return _NOT_JSON  # not JSON (or not UTF-8): the route's own parser answers 400
     except RecursionError:
         raise _too_deep() from None
-    _check_depth(value)
+    if body.count(b"{") + body.count(b"[") > MAX_DEPTH:  # else it cannot be deeper
+        _check_depth(value)
     return value
 
 
@@ -162,6 +162,9 @@ def _integer(text: str) -> int:
 
 def _constant(text: str) -> Any:
     raise _Refused("bad_request", f"the request body is not valid JSON ({text} is not JSON)")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_int=_integer, parse_constant=_constant)
 
 
 def _too_deep() -> _Refused:
