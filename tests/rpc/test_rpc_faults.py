@@ -51,13 +51,19 @@ async def recv_decoded(sock: zmq.asyncio.Socket, within: float = 1.0) -> codec.M
 
 
 async def call_eventually(client: RpcClient, params: Echo, within: float = 2.0) -> Echoed:
-    """Call echo, retrying while the link is (still) down."""
+    """Call echo, retrying while the link is (still) down.
+
+    A call sent just before the client notices that the old connection closed fails as a
+    `Timeout` for the lost link (it may have been carried out); echo is safe to send again.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
         try:
             return await client.call("echo", params, Echoed)
-        except EngineUnavailable:
+        except (EngineUnavailable, Timeout) as failed:
+            if isinstance(failed, Timeout) and "reason" not in failed.details:
+                raise  # a plain timeout, not the lost link
             if loop.time() > deadline:
                 raise
             await asyncio.sleep(0.01)

@@ -32,7 +32,6 @@ import zmq.asyncio
 
 log = logging.getLogger(__name__)
 
-#: Messages read per wake-up before yielding to other callbacks (a flood must not starve them).
 SEND_MORE = int(zmq.SNDMORE | zmq.NOBLOCK)
 NOBLOCK = int(zmq.NOBLOCK)
 _RCVMORE = int(zmq.RCVMORE)
@@ -56,6 +55,7 @@ def recv_frames(sock: zmq.Socket[bytes]) -> list[bytes]:
     return frames
 
 
+#: Messages read per wake-up before yielding to other callbacks (a flood must not starve them).
 READ_BUDGET = 256
 
 
