@@ -36,8 +36,7 @@ class IdGenerator:
     def new_id(self) -> str:
         with self._lock:
             now_ms = time.time_ns() // 1_000_000
-            if now_ms <= self._last_ms:
-                now_ms = self._last_ms
+            if now_ms <= self._last_ms:  # same millisecond (or the clock stepped back)
                 self._last_random += 1
             else:
                 self._last_random = int.from_bytes(os.urandom(10), "big") >> 1
